@@ -1,0 +1,206 @@
+"""Run-folder layout, manifests, atomic writes and the run lock.
+
+A stage writes into a temporary sibling folder and renames it into place only after its
+``manifest.json`` is written, so a killed run never leaves a half-written stage behind: a stage
+folder either holds a complete result with its manifest or does not exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from damoc.errors import ConfigError, RunLockedError
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Where every artefact of a run lives."""
+
+    root: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def candidate_dir(self, name: str) -> Path:
+        return self.root / "models" / name
+
+    def proxy_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "proxy"
+
+    def adapter_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "adapter"
+
+    def eval_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "eval"
+
+    @property
+    def ranking_path(self) -> Path:
+        return self.root / "ranking.json"
+
+    @property
+    def report_md(self) -> Path:
+        return self.root / "report.md"
+
+    def check(self) -> None:
+        """Refuse a run_dir that exists but is not a folder."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"run_dir: {self.root} exists and is not a folder")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file written by damoc."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_manifest(stage_dir: Path) -> dict[str, Any] | None:
+    """The stage's manifest, or None when the stage has not finished."""
+    path = stage_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = read_json(path)
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_done(stage_dir: Path, config_hash: str) -> bool:
+    """True when the stage finished with the same config hash (resume skips it)."""
+    manifest = read_manifest(stage_dir)
+    return manifest is not None and manifest.get("config_hash") == config_hash
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("damoc", "torch", "transformers", "peft"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[pkg] = version(pkg)
+    return out
+
+
+@contextlib.contextmanager
+def stage_folder(final: Path, stage: str, config_hash: str, inputs: dict[str, Any] | None = None) -> Iterator[Path]:
+    """Yield a fresh temporary folder; on success write the manifest and move it to ``final``.
+
+    On error the temporary folder is removed and ``final`` is left as it was.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    start = time.time()
+    try:
+        yield tmp
+        manifest = {
+            "stage": stage,
+            "config_hash": config_hash,
+            "inputs": inputs or {},
+            "outputs": sorted(p.name for p in tmp.iterdir()),
+            "seconds": round(time.time() - start, 3),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "versions": package_versions(),
+        }
+        write_json_atomic(tmp / MANIFEST, manifest)
+        replace_dir(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``, replacing an older ``dst`` (moved aside first, then removed)."""
+    old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_stale_temps(root: Path) -> None:
+    """Remove temporary folders left behind by killed runs (only inside ``root``)."""
+    if not root.is_dir():
+        return
+    for p in root.rglob(".*.tmp-*"):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    for p in root.rglob(".*.old-*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def run_lock(root: Path) -> Iterator[None]:
+    """Hold ``root/.lock`` for this process; a lock left by a dead process is taken over."""
+    root.mkdir(parents=True, exist_ok=True)
+    lock = root / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None and _pid_alive(holder):
+                raise RunLockedError(
+                    f"{root} is in use by another damoc process (pid {holder}); wait for it or stop it"
+                ) from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:
+        raise RunLockedError(f"could not take the lock {lock}")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None

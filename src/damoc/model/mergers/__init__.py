@@ -1,0 +1,1 @@
+"""Methods of this kind; each module registers one."""
