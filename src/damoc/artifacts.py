@@ -45,6 +45,9 @@ class RunLayout:
     def eval_dir(self, name: str) -> Path:
         return self.candidate_dir(name) / "eval"
 
+    def zero_shot_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "zero_shot"
+
     @property
     def ranking_path(self) -> Path:
         return self.root / "ranking.json"

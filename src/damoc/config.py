@@ -66,6 +66,20 @@ class TaskConfig(_Frozen):
     fields: FieldMap = FieldMap()
     max_eval_examples: int | None = Field(None, gt=0, description="evaluate on the first N eval examples")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bundled_type(cls, data: Any) -> Any:
+        # a bundled task's type comes from its card unless the user names one
+        if isinstance(data, dict) and data.get("bundled") and "type" not in data:
+            from damoc.errors import DataError
+            from damoc.tasks import bundled_task_card
+
+            try:
+                return {**data, "type": bundled_task_card(str(data["bundled"]))["type"]}
+            except DataError as exc:
+                raise ValueError(str(exc)) from None
+        return data
+
     @model_validator(mode="after")
     def _has_data(self) -> TaskConfig:
         if self.bundled is None and (self.train is None or self.eval is None):
@@ -139,7 +153,9 @@ class TrainingConfig(_Frozen):
 class EvaluationConfig(_Frozen):
     """Stage 4: metrics on the eval split."""
 
-    metrics: list[str] | None = Field(None, description="default: acc, acc_norm (multiple_choice); exact_match, f1 (qa)")
+    metrics: list[str] | None = Field(
+        None, description="default: acc, acc_norm (multiple_choice); exact_match, f1 (qa)"
+    )
     batch_size: int = Field(8, gt=0)
     max_new_tokens: int = Field(32, gt=0, description="qa generation length")
     max_seq_len: int = Field(512, gt=0)
@@ -153,12 +169,9 @@ class SelectionConfig(_Frozen):
 
 
 class ExecutorConfig(_Frozen):
-    """How per-candidate stages run."""
+    """How per-candidate stages run (``local``: one after another, in this process)."""
 
-    kind: Literal["local", "ray"] = "local"
-    address: str | None = Field(None, description="ray cluster address; None starts a local ray")
-    num_cpus_per_candidate: float = Field(1.0, gt=0)
-    num_gpus_per_candidate: float = Field(0.0, ge=0)
+    kind: Literal["local"] = "local"
 
 
 class RunConfig(_Frozen):
@@ -290,7 +303,9 @@ def validate_methods(cfg: RunConfig) -> None:
     for name in cfg.metrics():
         metrics.get(name)
     if cfg.selection.rank_by not in cfg.metrics():
-        raise ConfigError(f"selection.rank_by: {cfg.selection.rank_by!r} is not among the evaluation metrics {cfg.metrics()}")
+        raise ConfigError(
+            f"selection.rank_by: {cfg.selection.rank_by!r} is not among the evaluation metrics {cfg.metrics()}"
+        )
     for name in cfg.selection.baselines:
         registry("baseline").get(name)
 

@@ -7,6 +7,7 @@ Two task types:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from dataclasses import asdict, dataclass
@@ -38,7 +39,9 @@ class Example:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Example:
         choices = tuple(d["choices"]) if d.get("choices") is not None else None
-        return cls(id=str(d["id"]), question=d["question"], answer=d["answer"], choices=choices, context=d.get("context"))
+        return cls(
+            id=str(d["id"]), question=d["question"], answer=d["answer"], choices=choices, context=d.get("context")
+        )
 
 
 # ---------------------------------------------------------------- prompts
@@ -177,7 +180,9 @@ def _read_hub(source: SourceSpec) -> list[tuple[int, dict[str, Any]]]:
 # ---------------------------------------------------------------- normalising
 
 
-def to_example(rec: dict[str, Any], fields: FieldMap, task_type: TaskType, where: str, line: int, fallback_id: str) -> Example:
+def to_example(
+    rec: dict[str, Any], fields: FieldMap, task_type: TaskType, where: str, line: int, fallback_id: str
+) -> Example:
     """Normalise one record; raise DataError naming ``where:line`` and the field."""
     loc = f"{where}:{line}"
     question = _text_field(rec, fields.question, loc)
@@ -191,7 +196,9 @@ def to_example(rec: dict[str, Any], fields: FieldMap, task_type: TaskType, where
             raise DataError(f"{loc}: field {fields.answer!r} must be a non-empty answer text, got {answer!r}")
         return Example(id=ex_id, question=question, answer=str(answer), context=context)
     choices = _choices(rec, fields, loc)
-    return Example(id=ex_id, question=question, answer=_answer_index(rec, fields, choices, loc), choices=choices, context=context)
+    return Example(
+        id=ex_id, question=question, answer=_answer_index(rec, fields, choices, loc), choices=choices, context=context
+    )
 
 
 def _text_field(rec: dict[str, Any], key: str | None, loc: str) -> str:
@@ -209,10 +216,8 @@ def _choices(rec: dict[str, Any], fields: FieldMap, loc: str) -> tuple[str, ...]
     if raw is None and all(letter in rec for letter in "AB"):
         raw = [rec[k] for k in LETTERS if rec.get(k) not in (None, "")]
     if isinstance(raw, str):
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             raw = json.loads(raw)  # csv cells hold lists as JSON text
-        except json.JSONDecodeError:
-            pass
     if isinstance(raw, dict) and isinstance(raw.get("text"), list):
         raw = raw["text"]  # the hub's {"label": [...], "text": [...]} shape
     if not isinstance(raw, list) or not all(isinstance(c, (str, int, float)) for c in raw):
@@ -256,3 +261,17 @@ def write_examples(path: Path, examples: list[Example]) -> None:
 def read_examples(path: Path) -> list[Example]:
     """Read a JSONL file written by :func:`write_examples`."""
     return [Example.from_json(rec) for _, rec in _read_jsonl(path)]
+
+
+def export_bundled_task(name: str, out_dir: Path) -> list[Path]:
+    """Copy a bundled task's normalised splits to ``out_dir/{train,eval}.jsonl``; return the paths."""
+    card = bundled_task_card(name)  # raises with the available names if unknown
+    fields = FieldMap(**card.get("fields", {}))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for split in ("train", "eval"):
+        examples = load_split(SourceSpec(path=BUNDLED_DIR / name / f"{split}.jsonl"), fields, card["type"], split)
+        path = out_dir / f"{split}.jsonl"
+        write_examples(path, examples)
+        paths.append(path)
+    return paths

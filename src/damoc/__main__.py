@@ -1,0 +1,5 @@
+"""``python -m damoc``."""
+
+from damoc.cli import main
+
+main()

@@ -1,0 +1,249 @@
+"""The ``damoc`` command: a thin shell over the library (parse, load config, call one function, print)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from damoc.errors import DamocError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Pick the open LLM to fine-tune, cheaply.")
+models_app = typer.Typer(no_args_is_help=True, help="Bundled pretrained models.")
+tasks_app = typer.Typer(no_args_is_help=True, help="Bundled tasks.")
+app.add_typer(models_app, name="models")
+app.add_typer(tasks_app, name="tasks")
+
+ConfigArg = Annotated[Path, typer.Argument(help="run config (YAML)")]
+OverridesArg = Annotated[list[str] | None, typer.Argument(help="overrides: key.sub=value ...")]
+CandidateOpt = Annotated[list[str] | None, typer.Option("--candidate", "-c", help="only this candidate")]
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=_console(), show_path=False, show_time=False)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], format="%(message)s")
+    for noisy in ("httpx", "urllib3", "filelock", "transformers", "datasets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _progress_bars() -> Iterator[Any]:
+    """A ProgressFn that draws one rich bar per step description."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=_console()
+    ) as progress:
+
+        def update(description: str, done: int, total: int) -> None:
+            if description not in bars:
+                bars[description] = progress.add_task(description, total=total)
+            progress.update(bars[description], completed=done, total=total)
+
+        yield update
+
+
+def _load(config: Path, overrides: list[str] | None) -> Any:
+    from damoc.config import load_config
+
+    return load_config(config, overrides or [])
+
+
+def _print_ranking(ranking: Any, run_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from damoc.report.write import ranking_table
+
+    header, rows = ranking_table(ranking)
+    table = Table(title=f"damoc ranking by {ranking.rank_by}")
+    for h in header:
+        table.add_column(h, justify="left" if h == "candidate" else "right")
+    for r in rows:
+        table.add_row(*r)
+    console = Console()
+    console.print(table)
+    for b in ranking.baselines:
+        console.print(f"baseline {b.baseline}: {' > '.join(b.order)} (same top pick: {b.picks_same_top})")
+    console.print(f"best: [bold]{ranking.best}[/bold]; outputs in {run_dir}/ (ranking.json, report.md, report.html)")
+
+
+def _run_stages(
+    config: Path, overrides: list[str] | None, stages: tuple[str, ...], candidates: list[str] | None
+) -> None:
+    from damoc.pipeline import run
+
+    cfg = _load(config, overrides)
+    with _progress_bars() as progress:
+        ranking = run(cfg, stages=stages, candidates=candidates, progress=progress)  # type: ignore[arg-type]
+    if ranking is not None:
+        _print_ranking(ranking, cfg.run_dir)
+    else:
+        typer.echo(f"done: {', '.join(stages)}; outputs in {cfg.run_dir}/")
+
+
+@app.command("run")
+def run_cmd(config: ConfigArg, overrides: OverridesArg = None) -> None:
+    """Run the whole pipeline (resumes finished stages)."""
+    _run_stages(config, overrides, ("data", "model", "train", "evaluate", "rank"), None)
+
+
+@app.command("data")
+def data_cmd(config: ConfigArg, overrides: OverridesArg = None) -> None:
+    """Stage 1 only: compress the training data."""
+    _run_stages(config, overrides, ("data",), None)
+
+
+@app.command("model")
+def model_cmd(config: ConfigArg, overrides: OverridesArg = None, candidate: CandidateOpt = None) -> None:
+    """Stage 2 only: build the compressed proxy of each candidate."""
+    _run_stages(config, overrides, ("model",), candidate)
+
+
+@app.command("train")
+def train_cmd(config: ConfigArg, overrides: OverridesArg = None, candidate: CandidateOpt = None) -> None:
+    """Stage 3 only: fine-tune each proxy."""
+    _run_stages(config, overrides, ("train",), candidate)
+
+
+@app.command("evaluate")
+def evaluate_cmd(config: ConfigArg, overrides: OverridesArg = None, candidate: CandidateOpt = None) -> None:
+    """Stage 4 only: evaluate each fine-tuned proxy."""
+    _run_stages(config, overrides, ("evaluate",), candidate)
+
+
+@app.command("rank")
+def rank_cmd(config: ConfigArg, overrides: OverridesArg = None) -> None:
+    """Stage 5 only: rank the candidates and write the reports."""
+    _run_stages(config, overrides, ("rank",), None)
+
+
+@app.command("validate")
+def validate_cmd(
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+    print_: Annotated[bool, typer.Option("--print", help="print the resolved config")] = False,
+) -> None:
+    """Check the config and every method name and parameter; runs nothing."""
+    from damoc.config import dump_config
+
+    cfg = _load(config, overrides)
+    if print_:
+        typer.echo(dump_config(cfg), nl=False)
+    typer.echo(f"{config}: ok ({len(cfg.candidates)} candidates, task {cfg.task.bundled or cfg.task.type})", err=True)
+
+
+@app.command("ls")
+def ls_cmd(
+    kind: Annotated[str | None, typer.Argument(help="filter, scorer, merger, metric, models, ...")] = None,
+) -> None:
+    """List registered methods (one line each) and bundled models."""
+    from damoc.registry import KINDS, registry
+
+    kinds = [kind] if kind else [*KINDS, "models"]
+    for k in kinds:
+        if k == "models":
+            from damoc.models import bundled_catalogue
+
+            typer.echo("models:")
+            for alias, info in bundled_catalogue().items():
+                typer.echo(
+                    f"  {alias:<22} {info.get('upstream', '')} ({info.get('architecture', '')}, {info.get('licence', '')})"
+                )
+            continue
+        typer.echo(f"{k}:")
+        for name, doc in registry(k).describe().items():
+            typer.echo(f"  {name:<22} {doc}")
+
+
+@app.command("report")
+def report_cmd(run_dir: Annotated[Path, typer.Argument(help="a run folder")]) -> None:
+    """(Re)write report.md and report.html of a finished run."""
+    from damoc.report import write_report
+
+    for p in write_report(run_dir):
+        typer.echo(str(p))
+
+
+@models_app.command("prepare")
+def models_prepare_cmd(
+    aliases: Annotated[list[str] | None, typer.Argument(help="bundled aliases (default: all)")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="default: $DAMOC_CACHE or ~/.cache/damoc")] = None,
+) -> None:
+    """Convert bundled GGUF models into cached safetensors checkpoints (once)."""
+    from damoc.models import bundled_catalogue, prepare_models
+
+    with _progress_bars() as progress:
+        done = prepare_models(list(aliases or bundled_catalogue()), cache_dir, progress)
+    for alias, path in done.items():
+        typer.echo(f"{alias}: {path}")
+
+
+@tasks_app.command("ls")
+def tasks_ls_cmd() -> None:
+    """List the bundled tasks."""
+    from damoc.tasks import bundled_task_card, bundled_task_names
+
+    for name in bundled_task_names():
+        card = bundled_task_card(name)
+        sizes = card.get("sizes", {})
+        typer.echo(
+            f"{name:<24} {card['type']:<16} train {sizes.get('train')}, eval {sizes.get('eval')}  {card.get('licence')}"
+        )
+
+
+@tasks_app.command("show")
+def tasks_show_cmd(name: str) -> None:
+    """Print a bundled task's card."""
+    import yaml
+
+    from damoc.tasks import bundled_task_card
+
+    typer.echo(yaml.safe_dump(bundled_task_card(name), sort_keys=False), nl=False)
+
+
+@tasks_app.command("export")
+def tasks_export_cmd(name: str, out_dir: Path) -> None:
+    """Write a bundled task's train/eval splits as JSONL into OUT_DIR."""
+    from damoc.tasks import export_bundled_task
+
+    for p in export_bundled_task(name, out_dir):
+        typer.echo(str(p))
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    _setup_logging(verbose)
+
+
+def main() -> None:
+    """Console-script entry point: DamocError becomes one clear line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except DamocError as exc:
+        _console().print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        _console().print("interrupted; finished stages are kept, run the same command again to resume")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

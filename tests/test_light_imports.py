@@ -1,0 +1,18 @@
+"""`import damoc`, the config, the registries and selection never import torch (style rule 9)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_light_modules_do_not_import_torch() -> None:
+    code = (
+        "import sys, damoc, damoc.config, damoc.selection, damoc.report, damoc.cli\n"
+        "from damoc.registry import KINDS, registry\n"
+        "[registry(k).names() for k in KINDS]\n"
+        "heavy = [m for m in ('torch', 'transformers', 'peft', 'datasets') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+    assert out == "", f"heavy modules imported: {out}"
