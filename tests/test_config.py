@@ -13,6 +13,8 @@ from damoc.errors import ConfigError
 
 def write_cfg(tmp_path: Path, **over: object) -> Path:
     train, ev = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
+    for f in (train, ev):
+        f.touch()
     raw: dict[str, object] = {
         "run_dir": str(tmp_path / "run"),
         "task": {"type": "multiple_choice", "train": {"path": str(train)}, "eval": {"path": str(ev)}},
@@ -70,6 +72,17 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("run_dir: x\ntask: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad.yaml line \d+: not valid YAML"):
         load_config(bad)
+
+
+def test_missing_data_file_and_run_dir_file(tmp_path: Path) -> None:
+    path = write_cfg(tmp_path)
+    (tmp_path / "eval.jsonl").unlink()
+    with pytest.raises(ConfigError, match=r"task.eval.path: data file not found: .*eval.jsonl"):
+        load_config(path)
+    (tmp_path / "eval.jsonl").touch()
+    (tmp_path / "run").write_text("not a folder")
+    with pytest.raises(ConfigError, match="run_dir: .* exists and is not a folder"):
+        load_config(path)
 
 
 def test_bad_override(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ folder either holds a complete result with its manifest or does not exist.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from damoc.errors import ConfigError, RunLockedError
+from damoc.errors import ConfigError, DamocError, RunLockedError
 
 MANIFEST = "manifest.json"
 
@@ -125,7 +126,15 @@ def stage_folder(final: Path, stage: str, config_hash: str, inputs: dict[str, An
     tmp.mkdir()
     start = time.time()
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DamocError(
+                    f"out of disk space while writing the {stage} stage into {final.parent}; "
+                    "the previous state is intact: free some space and run the same command again"
+                ) from exc
+            raise
         manifest = {
             "stage": stage,
             "config_hash": config_hash,

@@ -248,6 +248,7 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> RunConf
         _apply_override(raw, item)
     cfg = parse_config(raw, source=str(path))
     validate_methods(cfg)
+    check_paths(cfg)
     return cfg
 
 
@@ -308,6 +309,21 @@ def validate_methods(cfg: RunConfig) -> None:
         )
     for name in cfg.selection.baselines:
         registry("baseline").get(name)
+
+
+def check_paths(cfg: RunConfig) -> None:
+    """Fail before any work when a local data file, model folder or GGUF file does not exist."""
+    if cfg.run_dir.exists() and not cfg.run_dir.is_dir():
+        raise ConfigError(f"run_dir: {cfg.run_dir} exists and is not a folder")
+    for split in ("train", "eval"):
+        source = getattr(cfg.task, split)
+        if source is not None and source.path is not None and not source.path.is_file():
+            raise ConfigError(f"task.{split}.path: data file not found: {source.path}")
+    for i, c in enumerate(cfg.candidates):
+        if c.path is not None and not c.path.is_dir():
+            raise ConfigError(f"candidates.{i} ({c.name}): model folder not found: {c.path}")
+        if c.gguf is not None and not c.gguf.is_file():
+            raise ConfigError(f"candidates.{i} ({c.name}): GGUF file not found: {c.gguf}")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
