@@ -157,12 +157,12 @@ def ls_cmd(
     kinds = [kind] if kind else [*KINDS, "models"]
     for k in kinds:
         if k == "models":
-            from damoc.models import bundled_catalogue
+            from damoc.models import bundled_models
 
             typer.echo("models:")
-            for alias, info in bundled_catalogue().items():
+            for alias, info in bundled_models().items():
                 typer.echo(
-                    f"  {alias:<22} {info.get('upstream', '')} ({info.get('architecture', '')}, {info.get('licence', '')})"
+                    f"  {alias:<22} {info.get('upstream', '')} ({info.get('architecture', '')}, {info.get('license', '')})"
                 )
             continue
         typer.echo(f"{k}:")
@@ -185,10 +185,10 @@ def models_prepare_cmd(
     cache_dir: Annotated[Path | None, typer.Option(help="default: $DAMOC_CACHE or ~/.cache/damoc")] = None,
 ) -> None:
     """Convert bundled GGUF models into cached safetensors checkpoints (once)."""
-    from damoc.models import bundled_catalogue, prepare_models
+    from damoc.models import bundled_models, prepare_models
 
     with _progress_bars() as progress:
-        done = prepare_models(list(aliases or bundled_catalogue()), cache_dir, progress)
+        done = prepare_models(list(aliases or bundled_models()), cache_dir, progress)
     for alias, path in done.items():
         typer.echo(f"{alias}: {path}")
 

@@ -1,1 +1,5 @@
-"""Methods of this kind; each module registers one."""
+"""Layer mergers: each module registers one method in ``registry("merger")``."""
+
+from damoc.model.mergers import dare_ties, none
+
+__all__ = ["dare_ties", "none"]

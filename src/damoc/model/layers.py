@@ -1,0 +1,108 @@
+"""Architecture-aware decoder-layer removal.
+
+Where each family keeps its decoder layers and which config lists hold one entry per layer is data,
+in ``architectures.json`` (keyed by ``config.model_type``); adding a family means adding an entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from damoc.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+ARCHITECTURES_PATH = Path(__file__).parent / "architectures.json"
+
+
+@functools.cache
+def architectures() -> dict[str, dict[str, Any]]:
+    """model_type -> {base, layers, per_layer_config} for every supported family."""
+    data = json.loads(ARCHITECTURES_PATH.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def architecture(model: Any) -> dict[str, Any]:
+    """The table entry for ``model``'s ``config.model_type``; ModelError lists the supported ones."""
+    model_type = getattr(model.config, "model_type", None)
+    table = architectures()
+    if model_type not in table:
+        raise ModelError(
+            f"architecture {model_type!r} is not supported for layer removal; "
+            f"supported: {', '.join(sorted(table))} (add an entry to damoc/model/architectures.json)"
+        )
+    return table[model_type]
+
+
+def _get_path(obj: Any, dotted: str) -> Any:
+    return functools.reduce(getattr, dotted.split("."), obj)
+
+
+def decoder_body(model: Any) -> Any:
+    """The decoder stack without the LM head (runs on hidden states only; Gemma's logits are huge)."""
+    return _get_path(model, architecture(model)["base"])
+
+
+def decoder_layers(model: Any) -> Any:
+    """The ``nn.ModuleList`` of decoder layers."""
+    return _get_path(model, architecture(model)["layers"])
+
+
+def num_layers_to_remove(num_layers: int, remove_ratio: float) -> int:
+    """``round(remove_ratio * num_layers)``; a ratio that would leave no layer raises ModelError."""
+    if not 0 <= remove_ratio < 1:
+        raise ModelError(f"model.remove_ratio must be in [0, 1), got {remove_ratio}")
+    n = round(remove_ratio * num_layers)
+    if num_layers - n < 1:
+        raise ModelError(
+            f"model.remove_ratio={remove_ratio} would remove {n} of {num_layers} layers and leave none; "
+            f"use a ratio below {(num_layers - 0.5) / num_layers:.3f}"
+        )
+    return n
+
+
+def remove_layers(model: Any, removed: list[int]) -> None:
+    """Remove decoder layers in place and make the config and layer numbering consistent.
+
+    Renumbers every ``layer_idx`` attribute inside the kept layers, sets ``num_hidden_layers`` and
+    slices the per-layer config lists named in ``architectures.json``.
+
+    Raises:
+        ModelError: unsupported architecture, an index out of range, or nothing left.
+    """
+    import torch
+
+    arch = architecture(model)
+    layers = decoder_layers(model)
+    total = len(layers)
+    bad = [i for i in removed if not 0 <= i < total]
+    if bad:
+        raise ModelError(f"layer indices {bad} are out of range for {total} layers")
+    keep = [i for i in range(total) if i not in set(removed)]
+    if not keep:
+        raise ModelError(f"removing {len(set(removed))} of {total} layers leaves none")
+    new_layers = torch.nn.ModuleList([layers[i] for i in keep])
+    for new_idx, layer in enumerate(new_layers):
+        # renumber layer_idx: the KV cache indexes by it, so generate() fails otherwise
+        for module in layer.modules():
+            if hasattr(module, "layer_idx"):
+                setattr(module, "layer_idx", new_idx)  # noqa: B010 (module type has no layer_idx for mypy)
+    parent_path, _, attr = arch["layers"].rpartition(".")
+    setattr(_get_path(model, parent_path) if parent_path else model, attr, new_layers)
+    _slice_config(model.config, keep, total, arch["per_layer_config"])
+
+
+def _slice_config(config: Any, keep: list[int], total: int, keys: list[str]) -> None:
+    for key in keys:
+        value = getattr(config, key, None)
+        if value is None:
+            continue
+        if len(value) != total:
+            raise ModelError(f"config.{key} has {len(value)} entries for {total} layers; cannot slice it")
+        setattr(config, key, [value[i] for i in keep])
+    config.num_hidden_layers = len(keep)
+    log.debug("config now has %d layers", len(keep))

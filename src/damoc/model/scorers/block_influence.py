@@ -1,0 +1,36 @@
+"""``block_influence``: layer importance = 1 - cosine(input, output) of each layer (ShortGPT)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from damoc.model.methods import LayerScores, lowest
+from damoc.model.similarity import collect_layer_similarity
+from damoc.progress import ProgressFn
+from damoc.registry import registry
+
+
+@registry("scorer").register("block_influence")
+class BlockInfluence:
+    """Block Influence: 1 - mean cosine(input, output) per layer; removes the lowest (Men et al. 2024, arXiv 2403.03853).
+
+    A layer whose output points the same way as its input changes little and is removed first; the
+    mean runs over every non-pad calibration token.
+    """
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def score(
+        self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None
+    ) -> LayerScores:
+        """Block influence of every layer; the ``num_remove`` least influential are removed."""
+        sim = collect_layer_similarity(model, batches, gaps=(1,), progress=progress, total=len(batches))[1]
+        scores = [1.0 - c for c in sim.cosine]
+        return LayerScores(scores=scores, removed=lowest(scores, num_remove), tokens=sim.tokens)
