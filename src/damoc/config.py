@@ -300,9 +300,9 @@ def validate_methods(cfg: RunConfig) -> None:
         registry(kind).build(step.method, step.params, where=f"data.steps.{i}")
     registry("scorer").build(cfg.model.scorer.method, cfg.model.scorer.params, where="model.scorer")
     registry("merger").build(cfg.model.merger.method, cfg.model.merger.params, where="model.merger")
-    metrics = registry("metric")
-    for name in cfg.metrics():
-        metrics.get(name)
+    from damoc.evaluation.metrics.base import build_metrics
+
+    build_metrics(cfg.metrics(), cfg.task.type)
     if cfg.selection.rank_by not in cfg.metrics():
         raise ConfigError(
             f"selection.rank_by: {cfg.selection.rank_by!r} is not among the evaluation metrics {cfg.metrics()}"

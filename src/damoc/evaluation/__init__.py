@@ -1,1 +1,5 @@
-"""Stage package."""
+"""Stage 4: evaluate each fine-tuned proxy. Importing this package does not import torch."""
+
+from damoc.evaluation.run import EvalReport, evaluate
+
+__all__ = ["EvalReport", "evaluate"]

@@ -1,1 +1,5 @@
-"""Stage package."""
+"""Stage 3: fine-tune each proxy model (LoRA or full). Importing this package does not import torch."""
+
+from damoc.training.train import TrainReport, train_proxy
+
+__all__ = ["TrainReport", "train_proxy"]

@@ -1,1 +1,6 @@
-"""Methods of this kind; each module registers one."""
+"""Evaluation metrics, one per module; importing this package registers them (no torch here)."""
+
+from damoc.evaluation.metrics import acc, acc_norm, exact_match, f1
+from damoc.evaluation.metrics.base import Metric, build_metrics
+
+__all__ = ["Metric", "acc", "acc_norm", "build_metrics", "exact_match", "f1"]

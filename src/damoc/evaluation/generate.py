@@ -1,0 +1,66 @@
+"""QA answers by greedy generation: left-padded batches, stopping at a newline or end of sequence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from damoc.evaluation.tokens import special_prefix
+from damoc.progress import ProgressFn, tick
+from damoc.tasks import Example, build_prompt
+
+
+def encode_prompts(examples: list[Example], tokenizer: Any, max_prompt_len: int) -> list[list[int]]:
+    """Prompt ids (special prefix kept), truncated from the left to ``max_prompt_len`` tokens."""
+    prefix = special_prefix(tokenizer)
+    room = max(1, max_prompt_len - len(prefix))
+    return [prefix + tokenizer(build_prompt(ex), add_special_tokens=False)["input_ids"][-room:] for ex in examples]
+
+
+def clean_answer(text: str) -> str:
+    """The generated text up to its first newline, stripped."""
+    return text.split("\n", 1)[0].strip()
+
+
+def generate_answers(
+    examples: list[Example], model: Any, tokenizer: Any, max_seq_len: int, max_new_tokens: int, batch_size: int,
+    progress: ProgressFn | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per-example rows: id, answer and the greedy ``prediction``."""
+    import torch
+
+    prompts = encode_prompts(examples, tokenizer, max(1, max_seq_len - max_new_tokens))
+    order = sorted(range(len(prompts)), key=lambda k: -len(prompts[k]))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    texts = [""] * len(prompts)
+    with torch.inference_mode():
+        for n, batch in enumerate(batches, start=1):
+            outputs = generate_batch(model, tokenizer, [prompts[k] for k in batch], max_new_tokens)
+            for k, text in zip(batch, outputs, strict=True):
+                texts[k] = clean_answer(text)
+            tick(progress, "evaluate", n, len(batches))
+    return [{"id": ex.id, "answer": ex.answer, "prediction": t} for ex, t in zip(examples, texts, strict=True)]
+
+
+def generate_batch(model: Any, tokenizer: Any, prompts: list[list[int]], max_new_tokens: int) -> list[str]:
+    """Greedy continuations of left-padded prompts, decoded without special tokens."""
+    import torch
+    from transformers import GenerationConfig
+
+    device = next(model.parameters()).device
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for b, p in enumerate(prompts):
+        ids[b, width - len(p) :] = torch.tensor(p)
+        mask[b, width - len(p) :] = 1
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        stop_strings=["\n"],
+    )
+    out = model.generate(
+        input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config, tokenizer=tokenizer
+    )
+    return tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)

@@ -1,0 +1,105 @@
+"""Multiple-choice scoring by continuation log-likelihood, as lm-evaluation-harness does it.
+
+Each (example, choice) pair becomes one request: the prompt followed by the choice's continuation,
+truncated from the left to ``max_seq_len``. Requests are sorted by length (less padding), right
+padded into batches, run through the decoder once, and the output head is applied only at the
+positions that predict continuation tokens: a 262k vocabulary costs a few rows, not the sequence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from damoc.evaluation.tokens import encode_pair, head_logits, hidden_states, special_prefix
+from damoc.progress import ProgressFn, tick
+from damoc.tasks import Example, build_prompt, choice_continuations
+
+
+@dataclass(frozen=True)
+class Request:
+    """One (example, choice) pair: the model input and the continuation tokens it must predict."""
+
+    example: int
+    choice: int
+    input_ids: list[int]
+    targets: list[int]
+
+
+def build_requests(examples: list[Example], tokenizer: Any, max_seq_len: int) -> list[Request]:
+    """One request per choice; input is ``(prefix + context + continuation)[-(max_seq_len + 1):][:-1]``."""
+    prefix = special_prefix(tokenizer)
+    out = []
+    for i, ex in enumerate(examples):
+        prompt = build_prompt(ex)
+        for j, cont in enumerate(choice_continuations(ex)):
+            ctx_ids, cont_ids = encode_pair(tokenizer, prompt, cont)
+            whole = (prefix + ctx_ids + cont_ids)[-(max_seq_len + 1) :]
+            targets = cont_ids[-(len(whole) - 1) :] if len(cont_ids) >= len(whole) else cont_ids
+            out.append(Request(example=i, choice=j, input_ids=whole[:-1], targets=targets))
+    return out
+
+
+def score_requests(
+    model: Any, requests: list[Request], batch_size: int, pad_id: int, progress: ProgressFn | None = None
+) -> list[float]:
+    """Summed log-probability of each request's continuation, in the order of ``requests``."""
+    import torch
+
+    order = sorted(range(len(requests)), key=lambda k: -len(requests[k].input_ids))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    scores = [0.0] * len(requests)
+    with torch.inference_mode():
+        for n, batch in enumerate(batches, start=1):
+            for k, value in zip(batch, score_batch(model, [requests[k] for k in batch], pad_id), strict=True):
+                scores[k] = value
+            tick(progress, "evaluate", n, len(batches))
+    return scores
+
+
+def score_batch(model: Any, batch: list[Request], pad_id: int) -> list[float]:
+    """Continuation log-likelihoods of one right-padded batch."""
+    import torch
+
+    device = next(model.parameters()).device
+    width = max(len(r.input_ids) for r in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    rows: list[int] = []
+    cols: list[int] = []
+    targets: list[int] = []
+    for b, r in enumerate(batch):
+        n, c = len(r.input_ids), len(r.targets)
+        ids[b, :n] = torch.tensor(r.input_ids)
+        mask[b, :n] = 1
+        rows += [b] * c
+        cols += range(n - c, n)  # the positions whose next token is a continuation token
+        targets += r.targets
+    hidden = hidden_states(model, ids.to(device), mask.to(device))
+    logprobs = torch.log_softmax(head_logits(model, hidden[rows, cols]), dim=-1)
+    picked = logprobs[torch.arange(len(targets), device=device), torch.tensor(targets, device=device)].cpu()
+    sums = torch.zeros(len(batch), dtype=torch.float64).index_add_(0, torch.tensor(rows), picked.double())
+    return sums.tolist()
+
+
+def score_multiple_choice(
+    examples: list[Example], model: Any, tokenizer: Any, max_seq_len: int, batch_size: int,
+    progress: ProgressFn | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per-example rows: id, answer, logliks, choice_lengths (characters), pred and pred_norm."""
+    from damoc.evaluation.metrics.base import argmax
+
+    requests = build_requests(examples, tokenizer, max_seq_len)
+    scores = score_requests(model, requests, batch_size, tokenizer.pad_token_id, progress)
+    per_example: list[list[float]] = [[] for _ in examples]
+    for r, s in zip(requests, scores, strict=True):
+        per_example[r.example].append(s)
+    rows = []
+    for ex, logliks in zip(examples, per_example, strict=True):
+        lengths = [len(c) for c in choice_continuations(ex)]
+        normed = [ll / max(n, 1) for ll, n in zip(logliks, lengths, strict=True)]
+        rows.append({
+            "id": ex.id, "answer": ex.answer, "logliks": logliks, "choice_lengths": lengths,
+            "pred": argmax(logliks), "pred_norm": argmax(normed),
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,39 @@
+"""``acc_norm``: multiple-choice accuracy with log-likelihoods normalised by continuation length."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from damoc.evaluation.metrics.base import argmax, mean
+from damoc.registry import registry
+
+
+@registry("metric").register("acc_norm")
+class NormalizedAccuracy:
+    """Accuracy after dividing each choice's loglikelihood by its length in characters (lm-eval ``acc_norm``).
+
+    Definition: ``acc_norm`` of lm-evaluation-harness ``multiple_choice`` tasks (Gao et al., 2024):
+    argmax of ``loglik / len(continuation)``, the length counted in characters of the continuation
+    string (leading space included), which removes the bias towards short answers.
+    """
+
+    name: ClassVar[str]
+    task_types: ClassVar[tuple[str, ...]] = ("multiple_choice",)
+
+    class Params(BaseModel):
+        """No parameters."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def compute(self, rows: list[dict[str, Any]]) -> float:
+        """Mean of ``argmax(logliks / choice_lengths) == answer``."""
+        hits = []
+        for r in rows:
+            normed = [ll / max(n, 1) for ll, n in zip(r["logliks"], r["choice_lengths"], strict=True)]
+            hits.append(float(argmax(normed) == r["answer"]))
+        return mean(hits)

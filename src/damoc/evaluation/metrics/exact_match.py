@@ -1,0 +1,35 @@
+"""``exact_match``: QA answers equal after SQuAD normalisation."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from damoc.evaluation.metrics.base import exact_match_score, mean
+from damoc.registry import registry
+
+
+@registry("metric").register("exact_match")
+class ExactMatch:
+    """Share of generated answers equal to the reference after SQuAD normalisation.
+
+    Definition: the SQuAD v1.1 evaluation script (Rajpurkar et al., 2016, "SQuAD: 100,000+ Questions
+    for Machine Comprehension of Text"): lowercase, remove punctuation and the articles a/an/the,
+    collapse whitespace, then compare; one reference answer per example.
+    """
+
+    name: ClassVar[str]
+    task_types: ClassVar[tuple[str, ...]] = ("qa",)
+
+    class Params(BaseModel):
+        """No parameters."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def compute(self, rows: list[dict[str, Any]]) -> float:
+        """Mean exact match of ``prediction`` against ``answer``."""
+        return mean([exact_match_score(str(r["prediction"]), str(r["answer"])) for r in rows])

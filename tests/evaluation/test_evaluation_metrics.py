@@ -1,0 +1,75 @@
+"""Metrics: pure maths on hand-made rows (golden numbers are fine here) and the registry matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from damoc.errors import ConfigError
+from damoc.evaluation.metrics import build_metrics
+from damoc.evaluation.metrics.base import exact_match_score, f1_score, normalize_answer
+from damoc.registry import registry
+
+MC_ROWS: list[dict[str, Any]] = [
+    # acc picks 0 (right); acc_norm: -4/4=-1.0 vs -5/10=-0.5 picks 1 (wrong)
+    {"answer": 0, "logliks": [-4.0, -5.0], "choice_lengths": [4, 10]},
+    # acc picks 1 (wrong); acc_norm: -6/3=-2.0 vs -3/1=-3.0 picks 0 (right)
+    {"answer": 0, "logliks": [-6.0, -3.0, -9.0], "choice_lengths": [3, 1, 3]},
+    # a tie goes to the first choice, as numpy.argmax
+    {"answer": 0, "logliks": [-1.0, -1.0], "choice_lengths": [2, 2]},
+    {"answer": 1, "logliks": [-2.0, -1.0], "choice_lengths": [5, 5]},
+]
+QA_ROWS: list[dict[str, Any]] = [
+    {"answer": "cat", "prediction": "The Cat!"},
+    {"answer": "the big red dog", "prediction": "a red dog"},
+    {"answer": "Paris", "prediction": "London"},
+    {"answer": "1,000", "prediction": "1000"},
+]
+
+
+def compute(name: str, rows: list[dict[str, Any]]) -> float:
+    return registry("metric").build(name).compute(rows)
+
+
+def test_acc_and_acc_norm() -> None:
+    assert compute("acc", MC_ROWS) == pytest.approx(3 / 4)
+    assert compute("acc_norm", MC_ROWS) == pytest.approx(3 / 4)
+    assert compute("acc", MC_ROWS[:2]) == pytest.approx(1 / 2)
+    assert compute("acc_norm", MC_ROWS[:1]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [("The Cat!", "cat"), ("  An   apple, a day ", "apple day"), ("theatre", "theatre"), ("U.S.A.", "usa")],
+)
+def test_squad_normalisation(text: str, normal: str) -> None:
+    assert normalize_answer(text) == normal
+
+
+def test_exact_match_and_f1() -> None:
+    assert exact_match_score("The Cat!", "cat") == 1.0
+    assert f1_score("a red dog", "the big red dog") == pytest.approx(2 * 1.0 * (2 / 3) / (1.0 + 2 / 3))
+    assert f1_score("", "") == 1.0 and f1_score("the", "cat") == 0.0
+    assert compute("exact_match", QA_ROWS) == pytest.approx(2 / 4)
+    assert compute("f1", QA_ROWS) == pytest.approx((1 + 0.8 + 0 + 1) / 4)
+
+
+def test_metric_that_does_not_fit_the_task_type_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"exact_match.*multiple_choice"):
+        build_metrics(["acc", "exact_match"], "multiple_choice")
+    with pytest.raises(ConfigError, match="available"):
+        build_metrics(["accuracy"], "qa")
+
+
+@pytest.mark.parametrize("name", registry("metric").names())
+def test_every_metric_follows_the_contract(name: str) -> None:
+    cls = registry("metric").get(name)
+    assert cls.__doc__ and cls.Params.model_config.get("frozen")
+    metric = registry("metric").build(name)
+    assert metric.task_types and set(metric.task_types) <= {"multiple_choice", "qa"}
+    rows = MC_ROWS if "multiple_choice" in metric.task_types else QA_ROWS
+    assert 0.0 <= metric.compute(rows) <= 1.0
+    assert metric.compute([]) == 0.0
+    with pytest.raises(ConfigError):
+        registry("metric").build(name, {"no_such_param": 1})

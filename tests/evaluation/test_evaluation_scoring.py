@@ -1,0 +1,155 @@
+"""evaluate() on the tiny models: lm-eval log-likelihoods, generation, adapters, reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ARCHS, make_mc_records, write_jsonl
+from damoc.config import EvaluationConfig, TrainingConfig
+from damoc.errors import ConfigError, ModelError
+from damoc.evaluation import EvalReport, evaluate
+from damoc.tasks import Example, build_prompt, choice_continuations
+
+EX = Example(id="q0", question="What is 2 plus 3?", answer=1, choices=("four", "five", "a very long wrong answer"))
+
+
+def load(model_dir: Path) -> tuple[object, object]:
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    return AutoModelForCausalLM.from_pretrained(model_dir).eval(), PreTrainedTokenizerFast.from_pretrained(model_dir)
+
+
+def full_logits_loglik(model: object, tokenizer: object, context: str, continuation: str) -> float:
+    """The hand computation: full logits over the whole sequence, continuation = tail tokens."""
+    import torch
+
+    whole = tokenizer(context + continuation)["input_ids"]  # type: ignore[operator]
+    n_ctx = len(tokenizer(context)["input_ids"])  # type: ignore[operator]
+    with torch.no_grad():
+        logits = model(torch.tensor([whole])).logits[0]  # type: ignore[operator]
+    logprobs = torch.log_softmax(logits.double(), dim=-1)
+    return float(sum(logprobs[t - 1, whole[t]] for t in range(n_ctx, len(whole))))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_mc_loglik_matches_full_logits(tiny_model_dirs: dict[str, Path], arch: str) -> None:
+    from damoc.evaluation.loglik import score_multiple_choice
+
+    model, tok = load(tiny_model_dirs[arch])
+    examples = [EX, Example(id="q1", question="Say one?", answer=0, choices=("one", "two"))]
+    rows = score_multiple_choice(examples, model, tok, max_seq_len=64, batch_size=2)
+    for ex, row in zip(examples, rows, strict=True):
+        expected = [full_logits_loglik(model, tok, build_prompt(ex), c) for c in choice_continuations(ex)]
+        assert row["logliks"] == pytest.approx(expected, abs=1e-4)
+        assert row["choice_lengths"] == [len(c) for c in choice_continuations(ex)]
+
+
+def test_mc_truncation_keeps_the_continuation(tiny_model_dirs: dict[str, Path]) -> None:
+    from damoc.evaluation.loglik import build_requests
+
+    _, tok = load(tiny_model_dirs["llama"])
+    full = build_requests([EX], tok, max_seq_len=256)
+    short = build_requests([EX], tok, max_seq_len=8)
+    for f, s in zip(full, short, strict=True):
+        # a continuation longer than the window keeps its tail; a short one stays whole
+        assert s.input_ids == f.input_ids[-8:] and s.targets == f.targets[-8:]
+    assert len(short[1].targets) < 8 < len(short[2].targets) + 1
+
+
+@pytest.fixture()
+def qa_file(tmp_path: Path) -> Path:
+    records = [{"id": f"a{i}", "question": f"What is {i} plus one?", "answer": "one two"} for i in range(5)]
+    return write_jsonl(tmp_path / "qa.jsonl", records)
+
+
+def run_eval(model_dir: Path, data: Path, task: str, metrics: list[str], out: Path, **kw: object) -> EvalReport:
+    out.mkdir()
+    cfg = EvaluationConfig(batch_size=3, max_new_tokens=6, max_seq_len=64)
+    return evaluate(model_dir, data, task, cfg, metrics, out, device="cpu", **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_evaluate_multiple_choice_end_to_end(
+    tiny_model_dirs: dict[str, Path], mc_files: tuple[Path, Path], tmp_path: Path, arch: str
+) -> None:
+    calls: list[int] = []
+    report = run_eval(tiny_model_dirs[arch], mc_files[1], "multiple_choice", ["acc", "acc_norm"], tmp_path / "e",
+                      progress=lambda d, n, t: calls.append(n))  # fmt: skip
+    assert set(report.metrics) == {"acc", "acc_norm"} and all(0 <= v <= 1 for v in report.metrics.values())
+    assert report.num_examples == 16 and not report.adapter and report.device == "cpu"
+    assert calls == list(range(1, 16 * 4 // 3 + 2))
+    assert EvalReport.model_validate_json((tmp_path / "e" / "eval.json").read_text()) == report
+    rows = [json.loads(line) for line in (tmp_path / "e" / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 16 and {"id", "answer", "logliks", "choice_lengths", "pred", "pred_norm"} <= set(rows[0])
+    assert report.metrics["acc"] == pytest.approx(sum(r["pred"] == r["answer"] for r in rows) / 16)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_evaluate_qa_end_to_end(tiny_model_dirs: dict[str, Path], qa_file: Path, tmp_path: Path, arch: str) -> None:
+    report = run_eval(tiny_model_dirs[arch], qa_file, "qa", ["exact_match", "f1"], tmp_path / "e")
+    assert set(report.metrics) == {"exact_match", "f1"} and all(0 <= v <= 1 for v in report.metrics.values())
+    rows = [json.loads(line) for line in (tmp_path / "e" / "predictions.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"a{i}" for i in range(5)]
+    assert all(isinstance(r["prediction"], str) and "\n" not in r["prediction"] for r in rows)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_qa_generation_is_batch_independent(tiny_model_dirs: dict[str, Path], qa_file: Path, arch: str) -> None:
+    from damoc.evaluation.generate import generate_answers
+    from damoc.tasks import read_examples
+
+    model, tok = load(tiny_model_dirs[arch])
+    examples = read_examples(qa_file)
+    one = generate_answers(examples, model, tok, max_seq_len=64, max_new_tokens=6, batch_size=1)
+    many = generate_answers(examples, model, tok, max_seq_len=64, max_new_tokens=6, batch_size=5)
+    assert one == many
+    assert any(r["prediction"] for r in one)
+
+
+def test_metric_task_type_mismatch_fails_before_loading(tmp_path: Path, qa_file: Path) -> None:
+    with pytest.raises(ConfigError, match="acc"):
+        run_eval(tmp_path / "no-model", qa_file, "qa", ["acc"], tmp_path / "e")
+
+
+def test_adapter_changes_the_scores(tiny_model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    from damoc.training import train_proxy
+
+    data = write_jsonl(tmp_path / "train.jsonl", make_mc_records(8, seed=0))
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    cfg = TrainingConfig(max_steps=4, batch_size=4, learning_rate=2e-2, max_seq_len=64)
+    train_proxy(tiny_model_dirs["llama"], data, cfg, adapter, device="cpu")
+    base = run_eval(tiny_model_dirs["llama"], data, "multiple_choice", ["acc"], tmp_path / "base")
+    tuned = run_eval(
+        tiny_model_dirs["llama"], data, "multiple_choice", ["acc"], tmp_path / "tuned", adapter_dir=adapter
+    )
+    assert tuned.adapter and not base.adapter
+    logliks = [
+        [json.loads(line)["logliks"] for line in (tmp_path / name / "predictions.jsonl").read_text().splitlines()]
+        for name in ("base", "tuned")
+    ]
+    assert logliks[0] != logliks[1]
+
+
+def test_full_checkpoint_in_adapter_dir_is_loaded(tiny_model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", make_mc_records(3, seed=2))
+    a = run_eval(tiny_model_dirs["gemma3"], data, "multiple_choice", ["acc"], tmp_path / "a")
+    # the "adapter" is another full checkpoint: its scores, not model_dir's, must come out
+    b = run_eval(
+        tiny_model_dirs["llama"],
+        data,
+        "multiple_choice",
+        ["acc"],
+        tmp_path / "b",
+        adapter_dir=tiny_model_dirs["gemma3"],
+    )
+    rows = [(tmp_path / n / "predictions.jsonl").read_text() for n in ("a", "b")]
+    assert rows[0] == rows[1] and b.adapter and a.metrics == b.metrics
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="neither"):
+        run_eval(
+            tiny_model_dirs["llama"], data, "multiple_choice", ["acc"], tmp_path / "c", adapter_dir=tmp_path / "empty"
+        )
