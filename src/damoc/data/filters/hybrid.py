@@ -1,0 +1,98 @@
+"""``hybrid``: quality-aware selection inside distribution-aware clusters."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from damoc.data.base import PARAMS_CONFIG, StepContext, keep_count
+from damoc.data.filters.ifd import select_by_ifd
+from damoc.registry import registry
+from damoc.tasks import Example
+
+
+@registry("filter").register("hybrid")
+class HybridFilter:
+    """Keep the highest-IFD examples of each embedding cluster (DaMoC hybrid filtering, arXiv 2509.01221).
+
+    Examples are embedded and split into ``num_clusters`` k-means clusters (distribution-aware); each
+    cluster gets a share of the budget proportional to its size and fills it with its highest-IFD
+    examples among those with IFD < 1 (quality-aware, as the ``ifd`` filter). Budget a cluster cannot
+    fill goes to the best remaining examples of any cluster.
+    """
+
+    class Params(BaseModel):
+        model_config = PARAMS_CONFIG
+
+        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+        num_clusters: int = Field(8, gt=0, description="k-means clusters (capped at the number of examples)")
+        reference_model: str = Field(
+            "smollm2-135m", min_length=1, description="IFD scoring model: bundled alias, local folder, .gguf or hub id"
+        )
+        embedding_model: str = Field(
+            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
+        )
+        max_seq_len: int = Field(256, ge=8, description="longest IFD-scored sequence in tokens")
+        batch_size: int = Field(32, gt=0, description="sequences per forward pass (scoring model and encoder)")
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def select(self, examples: list[Example], ctx: StepContext) -> list[int]:
+        """Indices kept: per-cluster IFD selection with size-proportional quotas."""
+        from damoc.data.embeddings import embed_examples
+        from damoc.data.likelihood import compute_ifd
+
+        p = self.params
+        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
+        labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
+        scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx)
+        return select_per_cluster(scores, labels, keep_count(len(examples), p.keep_ratio))
+
+
+def k_means(vectors: np.ndarray, k: int, *, seed: int, max_iter: int = 50) -> np.ndarray:
+    """Cluster labels from Lloyd's k-means with seeded k-means++ initialisation (Arthur & Vassilvitskii 2007)."""
+    x = np.asarray(vectors, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    centers = x[[int(rng.integers(len(x)))]]
+    while len(centers) < k:
+        dist = _sq_dists(x, centers).min(1)
+        pick = int(rng.choice(len(x), p=dist / dist.sum())) if dist.sum() > 0 else int(rng.integers(len(x)))
+        centers = np.vstack([centers, x[pick]])
+    labels = np.full(len(x), -1)
+    for _ in range(max_iter):
+        new = _sq_dists(x, centers).argmin(1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        centers = np.stack([x[labels == c].mean(0) if (labels == c).any() else centers[c] for c in range(k)])
+    return labels
+
+
+def _sq_dists(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    # expanded form: an (N, k, dim) difference tensor would not fit for large N
+    d = (x**2).sum(1)[:, None] - 2 * x @ centers.T + (centers**2).sum(1)[None, :]
+    return np.maximum(d, 0.0)
+
+
+def cluster_quotas(sizes: list[int], k: int) -> list[int]:
+    """Split ``k`` over clusters proportionally to ``sizes`` (largest remainder, ties to lower index)."""
+    total = sum(sizes)
+    exact = [k * s / total for s in sizes]
+    quotas = [int(e) for e in exact]
+    by_remainder = sorted(range(len(sizes)), key=lambda c: (-(exact[c] - quotas[c]), c))
+    for c in by_remainder[: k - sum(quotas)]:
+        quotas[c] += 1
+    return quotas
+
+
+def select_per_cluster(scores: np.ndarray, labels: np.ndarray, k: int) -> list[int]:
+    """Per-cluster IFD selection with :func:`cluster_quotas`; unfilled budget goes to the best rest."""
+    clusters = sorted(set(labels.tolist()))
+    members = [np.flatnonzero(labels == c) for c in clusters]
+    quotas = cluster_quotas([len(m) for m in members], k)
+    kept = [i for m, q in zip(members, quotas, strict=True) for i in select_by_ifd(scores, q, candidates=m)]
+    if len(kept) < k:
+        rest = np.setdiff1d(np.arange(len(scores)), kept)
+        kept += select_by_ifd(scores, k - len(kept), candidates=rest)
+    return sorted(kept)

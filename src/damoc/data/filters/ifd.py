@@ -1,0 +1,68 @@
+"""``ifd``: quality-aware filtering by Instruction-Following Difficulty."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from damoc.data.base import PARAMS_CONFIG, StepContext, keep_count
+from damoc.registry import registry
+from damoc.tasks import Example
+
+log = logging.getLogger(__name__)
+
+
+@registry("filter").register("ifd")
+class IfdFilter:
+    """Keep the examples whose prompt helps most but not trivially (IFD; Li et al. 2024, arXiv 2308.12032).
+
+    IFD = ppl(answer | prompt) / ppl(answer) under a small reference model. Examples with IFD >= 1
+    (the prompt does not help) are dropped first; of the rest, the ``keep_ratio`` share of the whole
+    set with the highest IFD is kept. Fewer are kept when too few examples have IFD < 1.
+    """
+
+    class Params(BaseModel):
+        model_config = PARAMS_CONFIG
+
+        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+        reference_model: str = Field(
+            "smollm2-135m", min_length=1, description="scoring model: bundled alias, local folder, .gguf or hub id"
+        )
+        max_seq_len: int = Field(256, ge=8, description="longest scored sequence in tokens (prompt cut from the left)")
+        batch_size: int = Field(32, gt=0, description="sequences per forward pass")
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def select(self, examples: list[Example], ctx: StepContext) -> list[int]:
+        """Indices of the highest-IFD examples among those with IFD < 1."""
+        from damoc.data.likelihood import compute_ifd
+
+        p = self.params
+        scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx)
+        k = keep_count(len(examples), p.keep_ratio)
+        keep = select_by_ifd(scores, k)
+        log.info(
+            "ifd: %d of %d examples have IFD < 1; kept %d (asked %d)",
+            int((scores < 1).sum()),
+            len(scores),
+            len(keep),
+            k,
+        )
+        return keep
+
+
+def select_by_ifd(scores: np.ndarray, k: int, candidates: np.ndarray | None = None) -> list[int]:
+    """The ``k`` indices with the highest finite IFD below 1 (ties: lower index first).
+
+    Args:
+        scores: IFD of every example.
+        k: how many to keep at most.
+        candidates: restrict the choice to these indices (default: all).
+    """
+    pool = np.arange(len(scores)) if candidates is None else np.asarray(candidates, dtype=np.int64)
+    valid = pool[np.isfinite(scores[pool]) & (scores[pool] < 1.0)]
+    ranked = valid[np.argsort(-scores[valid], kind="stable")]
+    return sorted(int(i) for i in ranked[:k])

@@ -1,0 +1,62 @@
+"""``k_center``: distribution-aware filtering by greedy k-center core-set selection."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from damoc.data.base import PARAMS_CONFIG, StepContext, keep_count
+from damoc.registry import registry
+from damoc.tasks import Example
+
+
+@registry("filter").register("k_center")
+class KCenterFilter:
+    """Keep a core-set that covers the embedding space (greedy k-center; Sener & Savarese 2018, arXiv 1708.00489).
+
+    Questions (with their context) are embedded with a sentence encoder; starting from a seeded random
+    example, the example farthest from everything chosen so far is added until ``keep_ratio`` of the
+    set is chosen, so near-duplicates are left out and rare regions are kept.
+    """
+
+    class Params(BaseModel):
+        model_config = PARAMS_CONFIG
+
+        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+        embedding_model: str = Field(
+            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
+        )
+        batch_size: int = Field(64, gt=0, description="texts per encoder forward pass")
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def select(self, examples: list[Example], ctx: StepContext) -> list[int]:
+        """Indices of a greedy k-center core-set of the example embeddings."""
+        from damoc.data.embeddings import embed_examples
+
+        vectors = embed_examples(examples, self.params.embedding_model, self.params.batch_size, ctx)
+        k = keep_count(len(examples), self.params.keep_ratio)
+        return sorted(greedy_k_center(vectors, k, start=random.Random(ctx.seed).randrange(len(examples))))
+
+
+def greedy_k_center(vectors: np.ndarray, k: int, start: int = 0) -> list[int]:
+    """Farthest-point selection of ``k`` rows of ``vectors`` (Euclidean), beginning with row ``start``.
+
+    Returns:
+        Chosen row indices in the order they were picked; ties go to the lower index.
+    """
+    if k <= 0 or len(vectors) == 0:
+        return []
+    x = np.asarray(vectors, dtype=np.float64)
+    chosen = [start]
+    nearest = ((x - x[start]) ** 2).sum(axis=1)
+    nearest[start] = -np.inf  # never re-pick a chosen row, even when only duplicates remain
+    for _ in range(min(k, len(x)) - 1):
+        nxt = int(np.argmax(nearest))
+        chosen.append(nxt)
+        nearest = np.minimum(nearest, ((x - x[nxt]) ** 2).sum(axis=1))
+        nearest[nxt] = -np.inf
+    return chosen

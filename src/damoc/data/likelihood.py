@@ -1,0 +1,147 @@
+"""Answer log-likelihoods under a reference causal LM, and the IFD score built on them.
+
+Instruction-Following Difficulty (Li et al. 2024, arXiv 2308.12032) compares how hard the answer is
+with and without the prompt: ``IFD = ppl(answer | prompt) / ppl(answer)``. Only answer tokens are
+scored, so the model computes logits for the last few positions of each sequence only
+(``logits_to_keep`` with left padding), which keeps a 262k-vocabulary head cheap.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from damoc.data.base import StepContext
+from damoc.progress import ProgressFn, tick
+from damoc.tasks import Example, build_prompt, target_text
+
+log = logging.getLogger(__name__)
+
+Sequence = tuple[list[int], int]
+"""Token ids of one scored sequence and the number of answer tokens at its end."""
+
+
+def load_reference_model(ref: str, cache_dir: Path | None, device: str) -> tuple[Any, Any]:
+    """Resolve and load a reference model (bundled alias, folder, .gguf or hub id) in eval mode."""
+    from damoc.models import load_model, resolve_model_ref
+
+    model, tokenizer = load_model(resolve_model_ref(ref, cache_dir), device)
+    model.eval()
+    return model, tokenizer
+
+
+def compute_ifd(
+    examples: list[Example], reference_model: str, max_seq_len: int, batch_size: int, ctx: StepContext
+) -> np.ndarray:
+    """Load ``reference_model`` and return the IFD score of every example (see :func:`ifd_scores`)."""
+    model, tokenizer = load_reference_model(reference_model, ctx.cache_dir, ctx.device)
+    return ifd_scores(examples, model, tokenizer, max_seq_len=max_seq_len, batch_size=batch_size, progress=ctx.progress)
+
+
+def ifd_scores(
+    examples: list[Example],
+    model: Any,
+    tokenizer: Any,
+    *,
+    max_seq_len: int = 256,
+    batch_size: int = 32,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """IFD per example: ``exp(mean NLL(answer | start, prompt) - mean NLL(answer | start))``.
+
+    Both sequences begin with the same start token (BOS, else EOS, else PAD) so that the first answer
+    token is scored in both. Prompts are cut from the left to fit ``max_seq_len``.
+
+    Returns:
+        float64 array of length ``len(examples)``; values below 1 mean the prompt helps.
+    """
+    start = start_ids(tokenizer)
+    prompts = tokenizer([build_prompt(ex) for ex in examples], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([target_text(ex) for ex in examples], add_special_tokens=False)["input_ids"]
+    seqs: list[Sequence] = []
+    for prompt, answer in zip(prompts, answers, strict=True):
+        answer = answer[: max(1, max_seq_len - len(start))]
+        room = max_seq_len - len(start) - len(answer)
+        prompt = prompt[max(0, len(prompt) - room) :] if room > 0 else []
+        seqs += [(start + prompt + answer, len(answer)), (start + answer, len(answer))]
+    losses = answer_losses(model, seqs, pad_id=pad_id_of(tokenizer), batch_size=batch_size, progress=progress)
+    return np.exp(losses[0::2] - losses[1::2])
+
+
+def answer_losses(
+    model: Any, seqs: list[Sequence], *, pad_id: int, batch_size: int, progress: ProgressFn | None = None
+) -> np.ndarray:
+    """Mean next-token NLL over the answer tokens at the end of each sequence."""
+    nlls = tail_token_nlls(model, seqs, pad_id=pad_id, batch_size=batch_size, progress=progress)
+    return np.array([float(x.mean()) for x in nlls], dtype=np.float64)
+
+
+def tail_token_nlls(
+    model: Any, seqs: list[Sequence], *, pad_id: int, batch_size: int, progress: ProgressFn | None = None
+) -> list[np.ndarray]:
+    """Next-token NLL (nats) of each of the last ``n`` tokens of every ``(ids, n)`` sequence.
+
+    Identical sequences (a repeated answer scored alone, say) are computed once; the rest run in
+    length-sorted batches so that little padding is computed.
+    """
+    import torch
+
+    first: dict[tuple[tuple[int, ...], int], int] = {}
+    where = [first.setdefault((tuple(ids), n), len(first)) for ids, n in seqs]
+    unique = [(list(ids), n) for ids, n in first]
+    order = sorted(range(len(unique)), key=lambda i: len(unique[i][0]))
+    out: list[np.ndarray] = [np.zeros(0)] * len(unique)
+    with torch.inference_mode():
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo : lo + batch_size]
+            nll = _batch_nll(model, [unique[i] for i in idx], pad_id).cpu().double().numpy()
+            for row, i in enumerate(idx):
+                out[i] = nll[row, nll.shape[1] - unique[i][1] :]
+            tick(progress, "token likelihoods", min(lo + batch_size, len(order)), len(order))
+    return [out[i] for i in where]
+
+
+def _batch_nll(model: Any, batch: list[Sequence], pad_id: int) -> Any:
+    """(batch, span) NLL of the last ``span`` tokens of each row; ``span`` is the batch's largest ``n``."""
+    import torch
+    import torch.nn.functional as F
+
+    width = max(len(ids) for ids, _ in batch)
+    span = max(n for _, n in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, (seq, _) in enumerate(batch):  # left padding: every sequence ends at the last column
+        ids[row, width - len(seq) :] = torch.tensor(seq)
+        mask[row, width - len(seq) :] = 1
+    ids, mask = ids.to(model.device), mask.to(model.device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # as if unpadded: left padding must not shift RoPE
+    logits = _tail_logits(model, ids, mask, positions, span + 1)[:, :-1].float()
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, -span:].reshape(-1), reduction="none")
+    return nll.view(len(batch), span)
+
+
+def _tail_logits(model: Any, ids: Any, mask: Any, positions: Any, keep: int) -> Any:
+    kwargs = {"input_ids": ids, "attention_mask": mask, "position_ids": positions}
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        return model(**kwargs, logits_to_keep=keep).logits
+    return model(**kwargs).logits[:, -keep:]
+
+
+def start_ids(tokenizer: Any) -> list[int]:
+    """The token every scored sequence begins with: BOS, else EOS, else PAD, else id 0."""
+    for tok_id in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id):
+        if tok_id is not None:
+            return [int(tok_id)]
+    return [0]
+
+
+def pad_id_of(tokenizer: Any) -> int:
+    """The padding id (PAD, else EOS, else 0); padded positions are masked, so any id works."""
+    for tok_id in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if tok_id is not None:
+            return int(tok_id)
+    return 0

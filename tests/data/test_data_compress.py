@@ -1,0 +1,79 @@
+"""Stage 1 end to end: compress_dataset on the tiny multiple-choice files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from damoc.config import DataConfig, MethodSpec, TaskConfig
+from damoc.data import DataReport, compress_dataset
+from damoc.errors import ConfigError, DataError
+from damoc.tasks import read_examples
+
+OUTPUTS = ("train.jsonl", "eval.jsonl", "calib.jsonl")
+
+
+def _task(files: tuple[Path, Path], max_eval: int | None = None) -> TaskConfig:
+    train, evals = files
+    return TaskConfig.model_validate({"train": {"path": train}, "eval": {"path": evals}, "max_eval_examples": max_eval})
+
+
+def _random(keep_ratio: float, calib: int = 5) -> DataConfig:
+    return _data([MethodSpec(method="random", params={"keep_ratio": keep_ratio})], calib)
+
+
+def _data(steps: list[MethodSpec], calib: int = 32) -> DataConfig:
+    return DataConfig.model_validate({"steps": steps, "calibration_samples": calib})
+
+
+def test_random_writes_counts_and_report(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = compress_dataset(_task(mc_files, max_eval=10), _random(0.25), out, seed=0)
+    assert (report.train_examples_before, report.train_examples_after) == (48, 12)
+    assert (report.eval_examples, report.calibration_examples) == (10, 5)
+    assert len(read_examples(out / "train.jsonl")) == 12
+    assert len(read_examples(out / "eval.jsonl")) == 10
+    calib = read_examples(out / "calib.jsonl")
+    assert len(calib) == 5 and set(calib) <= set(read_examples(out / "train.jsonl"))
+    saved = DataReport.model_validate(json.loads((out / "data.json").read_text()))
+    assert saved == report
+    assert report.steps[0].method == "random" and report.steps[0].params == {"keep_ratio": 0.25}
+    assert report.steps[0].kept == 12 and report.characters_after < report.characters_before
+
+
+def test_same_seed_same_bytes_other_seed_differs(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
+    task, cfg = _task(mc_files), _random(0.5)
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        compress_dataset(task, cfg, tmp_path / name, seed=seed)
+    for f in OUTPUTS:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    assert (tmp_path / "a" / "train.jsonl").read_bytes() != (tmp_path / "c" / "train.jsonl").read_bytes()
+
+
+def test_steps_apply_in_order(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
+    steps = [MethodSpec(method="random", params={"keep_ratio": 0.5}), MethodSpec(method="random")]
+    calls: list[tuple[str, int, int]] = []
+    report = compress_dataset(_task(mc_files), _data(steps), tmp_path / "out", progress=lambda *a: calls.append(a))
+    assert [(s.examples_before, s.kept) for s in report.steps] == [(48, 24), (24, 5)]
+    assert report.calibration_examples == 5  # fewer examples than calibration_samples: all of them
+    assert ("data steps", 2, 2) in calls
+
+
+def test_step_keeping_nothing_is_a_data_error(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
+    steps = [
+        MethodSpec(method="random", params={"keep_ratio": 0.5}),
+        MethodSpec(method="random", params={"keep_ratio": 0.01}),
+    ]
+    with pytest.raises(DataError, match=r"data\.steps\.1 \(random\): keeps 0 of 24"):
+        compress_dataset(_task(mc_files), _data(steps), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_method_and_bad_params_are_config_errors(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data\.steps\.0\.method: unknown method 'nope'; available: .*random"):
+        compress_dataset(_task(mc_files), _data([MethodSpec(method="nope")]), tmp_path)
+    bad = _data([MethodSpec(method="random", params={"keep_ratio": 2})])
+    with pytest.raises(ConfigError, match=r"data\.steps\.0\.params: keep_ratio"):
+        compress_dataset(_task(mc_files), bad, tmp_path)

@@ -1,0 +1,174 @@
+"""Data filters: the registry matrix, IFD scoring, k-center and hybrid selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pytest
+from tests.conftest import make_mc_records
+
+from damoc.data.base import StepContext, keep_count
+from damoc.data.filters.hybrid import cluster_quotas, k_means, select_per_cluster
+from damoc.data.filters.ifd import select_by_ifd
+from damoc.data.filters.k_center import greedy_k_center
+from damoc.registry import registry
+from damoc.tasks import Example, build_prompt, target_text
+
+FILTERS = registry("filter").names()
+
+
+def _examples(n: int = 24, seed: int = 0) -> list[Example]:
+    return [
+        Example(
+            id=str(r["id"]),
+            question=str(r["question"]),
+            choices=tuple(cast(list[str], r["choices"])),
+            answer=cast(int, r["answer"]),
+        )
+        for r in make_mc_records(n, seed=seed)
+    ]
+
+
+def _params(name: str, tiny_model: Path) -> dict[str, Any]:
+    fields = registry("filter").get(name).Params.model_fields
+    params: dict[str, Any] = {"keep_ratio": 0.5}
+    if "reference_model" in fields:
+        params |= {"reference_model": str(tiny_model), "batch_size": 8}
+    if "num_clusters" in fields:
+        params["num_clusters"] = 3
+    return params
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_every_filter_keeps_a_valid_seeded_subset(name: str, tiny_model_dirs: dict[str, Path]) -> None:
+    examples = _examples()
+    method = registry("filter").build(name, _params(name, tiny_model_dirs["llama"]))
+    ctx = StepContext(seed=1, device="cpu")
+    kept = method.select(examples, ctx)
+    assert 0 < len(kept) <= keep_count(len(examples), 0.5)
+    assert len(set(kept)) == len(kept) and all(0 <= i < len(examples) for i in kept)
+    assert method.select(examples, ctx) == kept
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_every_filter_documents_its_params(name: str) -> None:
+    cls = registry("filter").get(name)
+    assert cls.Params.model_config.get("frozen") and cls.Params.model_config.get("extra") == "forbid"
+    assert all(f.description for f in cls.Params.model_fields.values())
+    assert "arXiv" in (cls.__doc__ or "").splitlines()[0]
+    assert cls.Params().keep_ratio > 0  # every param has a default
+
+
+# ---------------------------------------------------------------- ifd
+
+
+def _naive_answer_nll(model: Any, tokenizer: Any, prompt: str, answer: str) -> float:
+    """Unbatched, unpadded reference: full logits, loss over the answer tokens only."""
+    import torch
+
+    start = [tokenizer.bos_token_id]
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"] if prompt else []
+    a_ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([start + p_ids + a_ids])
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0, :-1].float()
+    nll = torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="none")
+    return float(nll[-len(a_ids) :].mean())
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3"])
+def test_ifd_scores_match_an_unbatched_reference(arch: str, tiny_model_dirs: dict[str, Path]) -> None:
+    from damoc.data.likelihood import ifd_scores, load_reference_model
+
+    model, tokenizer = load_reference_model(str(tiny_model_dirs[arch]), None, "cpu")
+    examples = _examples(6)
+    examples[0] = Example(
+        id="long", question="What is two plus three, written in words? " * 3, answer=" five", choices=None
+    )
+    scores = ifd_scores(examples, model, tokenizer, batch_size=4)
+    expected = [
+        np.exp(
+            _naive_answer_nll(model, tokenizer, build_prompt(ex), target_text(ex))
+            - _naive_answer_nll(model, tokenizer, "", target_text(ex))
+        )
+        for ex in examples
+    ]
+    assert np.all(np.isfinite(scores)) and np.all(scores > 0)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4)
+
+
+def test_select_by_ifd_drops_ifd_at_or_above_one_then_takes_the_highest() -> None:
+    scores = np.array([0.5, 1.2, 0.9, 0.7, np.nan, 0.95, 1.0])
+    assert select_by_ifd(scores, 2) == [2, 5]
+    assert select_by_ifd(scores, 10) == [0, 2, 3, 5]
+    assert select_by_ifd(scores, 2, candidates=np.array([0, 1, 3])) == [0, 3]
+
+
+def test_ifd_filter_keeps_the_right_count(tiny_model_dirs: dict[str, Path]) -> None:
+    from damoc.data.likelihood import compute_ifd
+
+    examples, ctx = _examples(), StepContext(device="cpu")
+    tiny = str(tiny_model_dirs["qwen2"])
+    method = registry("filter").build("ifd", {"keep_ratio": 0.25, "reference_model": tiny})
+    kept = method.select(examples, ctx)
+    scores = compute_ifd(examples, tiny, 256, 16, ctx)
+    assert len(kept) == min(6, int((scores < 1).sum()))
+    assert kept == select_by_ifd(scores, 6)
+
+
+# ---------------------------------------------------------------- k_center
+
+
+def test_greedy_k_center_prefers_distinct_points() -> None:
+    dupes = np.tile([[1.0, 0.0]], (5, 1))
+    distinct = np.array([[0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    chosen = greedy_k_center(np.vstack([dupes, distinct]), 4, start=2)
+    assert chosen[0] == 2 and sorted(chosen[1:]) == [5, 6, 7]
+    assert len(set(greedy_k_center(dupes, 5))) == 5  # only duplicates left: still no repeats
+
+
+def test_k_center_filter_skips_near_duplicates() -> None:
+    dupes = [Example(id=f"d{i}", question="What is the capital of France?", answer="Paris") for i in range(5)]
+    questions = ["How do vaccines train the immune system?", "Sort a list with quicksort in Python.", "Bake bread."]
+    distinct = [Example(id=f"x{i}", question=q, answer="a") for i, q in enumerate(questions)]
+    method = registry("filter").build("k_center", {"keep_ratio": 0.5})
+    for seed in range(3):
+        kept = method.select(dupes + distinct, StepContext(seed=seed, device="cpu"))
+        assert len(kept) == 4 and {5, 6, 7} <= set(kept), kept
+
+
+def test_embeddings_are_normalised_and_in_input_order() -> None:
+    from damoc.data.embeddings import embed_texts
+
+    texts = ["a much longer sentence about the weather today", "hi", "a much longer sentence about the weather today"]
+    vectors = embed_texts(texts, "all-minilm-l6-v2", batch_size=2, device="cpu")
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(vectors[0], vectors[2], atol=1e-5)
+    assert float(vectors[0] @ vectors[1]) < 0.9
+
+
+# ---------------------------------------------------------------- hybrid
+
+
+def test_k_means_separates_blobs() -> None:
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(0, 0.1, (10, 2)), rng.normal(5, 0.1, (6, 2))])
+    labels = k_means(x, 2, seed=0)
+    assert len(set(labels[:10])) == 1 and len(set(labels[10:])) == 1 and labels[0] != labels[10]
+    np.testing.assert_array_equal(labels, k_means(x, 2, seed=0))
+
+
+def test_cluster_quotas_are_proportional_and_sum_to_k() -> None:
+    assert cluster_quotas([10, 6], 4) == [3, 1]
+    assert cluster_quotas([5, 5, 5], 4) == [2, 1, 1]
+    assert sum(cluster_quotas([7, 1, 3, 9], 11)) == 11
+
+
+def test_select_per_cluster_takes_best_ifd_per_cluster_and_fills_shortfall() -> None:
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 1.5, 1.2, 0.3, 1.1])
+    # quotas [2, 2]; cluster 1 has one example below 1, the spare slot goes to cluster 0's next best
+    assert select_per_cluster(scores, labels, 4) == [0, 1, 2, 6]
