@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/models.txt
 	touch $(STAMP)
 
 models: $(STAMP)
-	$(BIN)/damoc models prepare smollm2-135m gemma3-270m
+	$(BIN)/damoc models prepare smollm2-135m gemma3-270m qwen2.5-coder-0.5b
 
 demo: models
 	$(BIN)/damoc run configs/demo.yaml

@@ -96,7 +96,9 @@ def make_mc_records(n: int, seed: int = 0) -> list[dict[str, object]]:
         wrong = rng.sample([w for w in NUMBER_WORDS if w != right], 3)
         choices = [right, *wrong]
         rng.shuffle(choices)
-        out.append({"id": f"q{i}", "question": f"What is {a} plus {b}?", "choices": choices, "answer": choices.index(right)})
+        out.append(
+            {"id": f"q{i}", "question": f"What is {a} plus {b}?", "choices": choices, "answer": choices.index(right)}
+        )
     return out
 
 

@@ -70,7 +70,7 @@ def test_ls_and_tasks(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "licence: Apache-2.0" in shown.stdout
     exported = damoc("tasks", "export", "world_facts", str(tmp_path / "wf"))
     assert exported.returncode == 0, exported.stderr
-    assert sum(1 for _ in open(tmp_path / "wf" / "eval.jsonl")) == yaml.safe_load(shown.stdout)["sizes"]["eval"]
+    assert len((tmp_path / "wf" / "eval.jsonl").read_text().splitlines()) == yaml.safe_load(shown.stdout)["sizes"]["eval"]
     unknown = damoc("tasks", "show", "nope")
     assert unknown.returncode == 2 and "unknown bundled task 'nope'; available: " in unknown.stderr
 

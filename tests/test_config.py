@@ -81,12 +81,12 @@ def test_missing_data_file_and_run_dir_file(tmp_path: Path) -> None:
         load_config(path)
     (tmp_path / "eval.jsonl").touch()
     (tmp_path / "run").write_text("not a folder")
-    with pytest.raises(ConfigError, match="run_dir: .* exists and is not a folder"):
+    with pytest.raises(ConfigError, match=r"run_dir: .* exists and is not a folder"):
         load_config(path)
 
 
 def test_bad_override(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="expected key.sub=value"):
+    with pytest.raises(ConfigError, match=r"expected key\.sub=value"):
         load_config(write_cfg(tmp_path), ["seed"])
 
 

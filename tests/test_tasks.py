@@ -9,7 +9,15 @@ import pytest
 
 from damoc.config import FieldMap, SourceSpec
 from damoc.errors import DataError
-from damoc.tasks import Example, build_prompt, choice_continuations, load_split, read_examples, target_text, write_examples
+from damoc.tasks import (
+    Example,
+    build_prompt,
+    choice_continuations,
+    load_split,
+    read_examples,
+    target_text,
+    write_examples,
+)
 
 MC = {"question": "What is the capital of Peru?", "choices": ["Quito", "Lima", "Bogota"], "answer": 1}
 
@@ -78,7 +86,7 @@ def test_missing_non_utf8_and_unsupported(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not UTF-8"):
         load(bad)
     (tmp_path / "d.txt").write_text("x")
-    with pytest.raises(DataError, match="unsupported file type '.txt'"):
+    with pytest.raises(DataError, match=r"unsupported file type '\.txt'"):
         load(tmp_path / "d.txt")
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +34,12 @@ def _console() -> Any:
 
 def _setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
+
+    if not verbose:
+        # our own progress bars replace the libraries' tqdm bars and advisory warnings
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\b")
 
     handler = RichHandler(console=_console(), show_path=False, show_time=False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], format="%(message)s")

@@ -8,7 +8,8 @@ import pytest
 
 from damoc.config import TrainingConfig
 from damoc.tasks import Example, build_prompt, target_text
-from damoc.training.features import IGNORE_INDEX, collate, encode_example, encode_pair, plan_steps, special_prefix
+from damoc.tokens import encode_pair, special_prefix
+from damoc.training.features import IGNORE_INDEX, collate, encode_example, plan_steps
 
 EX = Example(id="q0", question="What is 2 plus 3?", answer=1, choices=("four", "five", "six"))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from damoc.evaluation.tokens import special_prefix
 from damoc.progress import ProgressFn, tick
 from damoc.tasks import Example, build_prompt
+from damoc.tokens import special_prefix
 
 
 def encode_prompts(examples: list[Example], tokenizer: Any, max_prompt_len: int) -> list[list[int]]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from damoc.evaluation.tokens import encode_pair, head_logits, hidden_states, special_prefix
+from damoc.evaluation.tokens import head_logits, hidden_states
 from damoc.progress import ProgressFn, tick
 from damoc.tasks import Example, build_prompt, choice_continuations
+from damoc.tokens import encode_pair, special_prefix
 
 
 @dataclass(frozen=True)

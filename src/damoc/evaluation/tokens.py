@@ -1,7 +1,6 @@
 """Token-level helpers for scoring: lm-eval's context/continuation split and a cheap output head.
 
-Stages do not import each other, so these few lines mirror ``damoc.training.features`` and
-``damoc.training.loop``; both must tokenise the prompt/answer boundary the same way.
+The prompt/answer split itself lives in ``damoc.tokens``, shared with training.
 """
 
 from __future__ import annotations
@@ -10,27 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
-
-
-def special_prefix(tokenizer: Any) -> list[int]:
-    """Tokens the tokenizer puts before any text (a BOS for Llama/Gemma tokenizers; often none)."""
-    with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
-    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
-    n = len(with_special) - len(plain)
-    return list(with_special[:n]) if n > 0 and with_special[n:] == plain else []
-
-
-def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """Context and continuation ids split like lm-eval: encode the whole and the context, take the tail.
-
-    Trailing spaces of the context move to the continuation first, as lm-eval does.
-    """
-    n_spaces = len(context) - len(context.rstrip(" "))
-    if n_spaces:
-        context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
-    whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
-    ctx = tokenizer(context, add_special_tokens=False)["input_ids"]
-    return list(whole[: len(ctx)]), list(whole[len(ctx) :])
 
 
 def causal_lm(model: Any) -> Any:

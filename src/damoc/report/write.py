@@ -75,7 +75,8 @@ def _data_lines(ranking: Ranking) -> list[str]:
     return [
         "## Data",
         "",
-        f"Training examples: {d.get('train_before')} -> {d.get('train_after')} after {steps or 'no steps'}; "
+        f"Training examples: {d.get('train_examples_before')} -> {d.get('train_examples_after')} "
+        f"after {steps or 'no steps'}; "
         f"eval examples: {d.get('eval_examples')}.",
         "",
     ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from damoc.config import TrainingConfig
 from damoc.tasks import Example, build_prompt, target_text
+from damoc.tokens import encode_pair
 
 if TYPE_CHECKING:
     import torch
@@ -32,27 +33,6 @@ class Feature:
     def num_targets(self) -> int:
         """Tokens that carry loss (target + eos)."""
         return sum(1 for t in self.labels if t != IGNORE_INDEX)
-
-
-def special_prefix(tokenizer: Any) -> list[int]:
-    """Tokens the tokenizer puts before any text (a BOS for Llama/Gemma tokenizers; often none)."""
-    with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
-    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
-    n = len(with_special) - len(plain)
-    return list(with_special[:n]) if n > 0 and with_special[n:] == plain else []
-
-
-def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """Context and continuation ids split like lm-eval: encode the whole and the context, take the tail.
-
-    Trailing spaces of the context move to the continuation first, as lm-eval does.
-    """
-    n_spaces = len(context) - len(context.rstrip(" "))
-    if n_spaces:
-        context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
-    whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
-    ctx = tokenizer(context, add_special_tokens=False)["input_ids"]
-    return list(whole[: len(ctx)]), list(whole[len(ctx) :])
 
 
 def encode_example(tokenizer: Any, ex: Example, max_seq_len: int, prefix: list[int]) -> Feature:

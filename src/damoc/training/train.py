@@ -19,7 +19,8 @@ from damoc.config import TrainingConfig
 from damoc.errors import DataError
 from damoc.progress import ProgressFn, tick
 from damoc.tasks import read_examples
-from damoc.training.features import IGNORE_INDEX, Feature, collate, encode_example, plan_steps, special_prefix
+from damoc.tokens import special_prefix
+from damoc.training.features import IGNORE_INDEX, Feature, collate, encode_example, plan_steps
 from damoc.training.loop import build_optimizer, count_params, target_loss, wrap_model
 
 if TYPE_CHECKING:
