@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARCHS
+from damoc.testing import TINY_ARCHS as ARCHS
 
 
 @pytest.mark.parametrize("arch", ARCHS)

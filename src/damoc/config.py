@@ -96,7 +96,8 @@ class CandidateSpec(_Frozen):
     gguf: Path | None = None
     hf: str | None = None
     revision: str | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool = Field(False, description="run the model repository's own Python code (off by default)")
+    allow_pickle: bool = Field(False, description="allow pickle .bin weights (loaded with weights_only=True)")
 
     @field_validator("name")
     @classmethod

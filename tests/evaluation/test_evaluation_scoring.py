@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARCHS, make_mc_records, write_jsonl
 from damoc.config import EvaluationConfig, TrainingConfig
 from damoc.errors import ConfigError, ModelError
 from damoc.evaluation import EvalReport, evaluate
 from damoc.tasks import Example, build_prompt, choice_continuations
+from damoc.testing import TINY_ARCHS as ARCHS
+from damoc.testing import make_mc_records, write_jsonl
 
 EX = Example(id="q0", question="What is 2 plus 3?", answer=1, choices=("four", "five", "a very long wrong answer"))
 

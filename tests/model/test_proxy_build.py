@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from conftest import ARCHS, make_mc_records
 from damoc.config import CandidateSpec, MethodSpec, ModelConfig
 from damoc.errors import ConfigError, ModelError
 from damoc.model import ProxyReport, build_proxy, read_report
 from damoc.registry import registry
+from damoc.testing import TINY_ARCHS as ARCHS
+from damoc.testing import make_mc_records
 
 TEXT = "Question: What is 2 plus 3?\nAnswer:"
 

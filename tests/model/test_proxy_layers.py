@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from conftest import ARCHS, tiny_config
 from damoc.errors import ModelError
 from damoc.model.layers import architectures, decoder_layers, num_layers_to_remove, remove_layers
 from damoc.model.methods import lowest, merge_targets
+from damoc.testing import TINY_ARCHS as ARCHS
+from damoc.testing import tiny_config
 
 
 def tiny_model(arch: str) -> Any:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARCHS, make_mc_records, write_jsonl
 from damoc.config import TrainingConfig
+from damoc.testing import TINY_ARCHS as ARCHS
+from damoc.testing import make_mc_records, write_jsonl
 from damoc.training import TrainReport, train_proxy
 
 FAST = dict(max_steps=8, batch_size=4, learning_rate=2e-2, lora_r=4, lora_alpha=8, max_seq_len=64)

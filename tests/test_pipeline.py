@@ -1,0 +1,91 @@
+"""The whole pipeline on tiny real models: outputs, resume, and which stages a config change re-runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from damoc.artifacts import RunLayout, read_json, read_manifest
+from damoc.config import parse_config
+from damoc.errors import DamocError
+from damoc.pipeline import run
+from damoc.testing import tiny_run_config
+
+
+def finished_at(layout: RunLayout, names: list[str]) -> dict[str, Any]:
+    """Manifest timestamps+hashes of every stage folder: a changed value means the stage re-ran."""
+    folders = {"data": layout.data_dir}
+    for n in names:
+        folders |= {f"{n}/model": layout.proxy_dir(n), f"{n}/train": layout.adapter_dir(n), f"{n}/eval": layout.eval_dir(n)}
+    out = {}
+    for key, folder in folders.items():
+        manifest = read_manifest(folder)
+        out[key] = None if manifest is None else (manifest["finished_at"], manifest["config_hash"], folder.stat().st_ino)
+    return out
+
+
+@pytest.fixture()
+def raw_cfg(tmp_path: Path, tiny_model_dirs: dict[str, Path]) -> dict[str, Any]:
+    return tiny_run_config(tmp_path, tiny_model_dirs)
+
+
+def test_full_run_outputs_and_resume(raw_cfg: dict[str, Any]) -> None:
+    cfg = parse_config(raw_cfg)
+    ranking = run(cfg)
+    assert ranking is not None
+    layout = RunLayout(cfg.run_dir)
+    names = [c.name for c in cfg.candidates]
+    assert sorted(c.candidate for c in ranking.candidates) == sorted(names)
+    for row in ranking.candidates:
+        assert row.layers_before == 6 and row.layers_after == 4
+        assert 0.0 <= row.score <= 1.0 and set(row.seconds) == {"model", "train", "eval"}
+        assert row.train_examples and row.train_tokens
+    saved = read_json(layout.ranking_path)
+    assert [c["candidate"] for c in saved["candidates"]] == [c.candidate for c in ranking.candidates]
+    assert "Best candidate by proxy fine-tuning" in layout.report_md.read_text()
+    before = finished_at(layout, names)
+    again = run(cfg)
+    assert again is not None and again.model_dump() == ranking.model_dump()
+    assert finished_at(layout, names) == before, "a resumed run must not redo finished stages"
+    assert not any(".tmp-" in p.name for p in layout.root.rglob("*"))
+    assert not (layout.root / ".lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "rerun"),
+    [
+        ({"evaluation": {"batch_size": 3}}, {"eval"}),
+        ({"training": {"max_steps": 4, "batch_size": 4, "learning_rate": 0.01, "max_seq_len": 48}}, {"train", "eval"}),
+        ({"model": {"remove_ratio": 0.5, "max_seq_len": 32}}, {"model", "train", "eval"}),
+        ({"seed": 1}, {"data", "model", "train", "eval"}),
+    ],
+)
+def test_config_change_reruns_that_stage_and_later_only(
+    raw_cfg: dict[str, Any], override: dict[str, Any], rerun: set[str]
+) -> None:
+    raw_cfg["candidates"] = raw_cfg["candidates"][:1]
+    cfg = parse_config(raw_cfg)
+    run(cfg)
+    layout = RunLayout(cfg.run_dir)
+    name = cfg.candidates[0].name
+    before = finished_at(layout, [name])
+    run(parse_config({**raw_cfg, **override}))
+    after = finished_at(layout, [name])
+    changed = {key.split("/")[-1] for key in before if before[key] != after[key]}
+    assert changed == rerun
+
+
+def test_single_stage_needs_its_inputs(raw_cfg: dict[str, Any]) -> None:
+    cfg = parse_config(raw_cfg)
+    with pytest.raises(DamocError, match=r"the data stage has no up-to-date result .* run `damoc data CONFIG`"):
+        run(cfg, stages=["model"])
+    run(cfg, stages=["data"])
+    name = cfg.candidates[0].name
+    run(cfg, stages=["model"], candidates=[name])
+    layout = RunLayout(cfg.run_dir)
+    assert read_manifest(layout.proxy_dir(name)) is not None
+    assert read_manifest(layout.proxy_dir(cfg.candidates[1].name)) is None
+    with pytest.raises(DamocError, match="--candidate 'nope' is not in the config"):
+        run(cfg, stages=["model"], candidates=["nope"])
