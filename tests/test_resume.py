@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from damoc.artifacts import read_json, read_manifest
-from damoc.testing import tiny_run_config
+from damoc.testing import damaged_artefacts, ranking_scores, start_run, tiny_run_config
 
 # stage -> glob (relative to run_dir) of its temporary folder while it is being written
 STAGE_TMP = {
@@ -38,14 +36,6 @@ def write_config(root: Path, model_dirs: dict[str, Path]) -> Path:
     return path
 
 
-def damoc_run(cfg: Path, run_dir: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "damoc", "run", str(cfg), f"run_dir={run_dir}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
 def kill_during(proc: subprocess.Popen[bytes], run_dir: Path, pattern: str, timeout_s: float = 120) -> bool:
     """SIGKILL ``proc`` as soon as ``pattern`` exists under ``run_dir``; True if it was seen."""
     deadline = time.monotonic() + timeout_s
@@ -60,24 +50,14 @@ def kill_during(proc: subprocess.Popen[bytes], run_dir: Path, pattern: str, time
     return False
 
 
-def scores(run_dir: Path) -> list[tuple[str, dict[str, float]]]:
-    return [(c["candidate"], c["metrics"]) for c in read_json(run_dir / "ranking.json")["candidates"]]
-
-
-def assert_no_half_written(run_dir: Path) -> None:
-    for folder in [run_dir / "data", *run_dir.glob("models/*/*")]:
-        if folder.is_dir() and not folder.name.startswith("."):
-            assert read_manifest(folder) is not None, f"{folder} exists without a manifest"
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory, tiny_model_dirs: dict[str, Path]) -> tuple[Path, Any]:
     root = tmp_path_factory.mktemp("resume")
     cfg = write_config(root, tiny_model_dirs)
-    proc = damoc_run(cfg, root / "reference")
+    proc = start_run(cfg, root / "reference")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
-    return cfg, scores(root / "reference")
+    return cfg, ranking_scores(root / "reference")
 
 
 @pytest.mark.slow
@@ -85,11 +65,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory, tiny_model_dirs: dict[st
 def test_sigkill_during_stage_then_resume(reference: tuple[Path, Any], tmp_path: Path, stage: str) -> None:
     cfg, expected = reference
     run_dir = tmp_path / "run"
-    assert kill_during(damoc_run(cfg, run_dir), run_dir, STAGE_TMP[stage]), f"never saw the {stage} stage start"
-    assert_no_half_written(run_dir)
+    assert kill_during(start_run(cfg, run_dir), run_dir, STAGE_TMP[stage]), f"never saw the {stage} stage start"
+    assert damaged_artefacts(run_dir) == []
     assert (run_dir / ".lock").exists(), "the killed process leaves its lock behind (taken over below)"
-    proc = damoc_run(cfg, run_dir)
+    proc = start_run(cfg, run_dir)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
-    assert scores(run_dir) == expected
+    assert ranking_scores(run_dir) == expected
     assert not list(run_dir.rglob(".*.tmp-*"))

@@ -120,3 +120,37 @@ def tiny_run_config(root: Path, model_dirs: dict[str, Path], **sections: Any) ->
     }
     raw.update(sections)
     return raw
+
+
+def start_run(config: Path, run_dir: Path) -> Any:
+    """Start ``damoc run CONFIG run_dir=...`` as a real subprocess (a ``subprocess.Popen``)."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "damoc", "run", str(config), f"run_dir={run_dir}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def ranking_scores(run_dir: Path) -> list[tuple[str, dict[str, float]]]:
+    """(candidate, metrics) in ranking order, from ``run_dir/ranking.json``."""
+    ranking = json.loads((run_dir / "ranking.json").read_text(encoding="utf-8"))
+    return [(c["candidate"], c["metrics"]) for c in ranking["candidates"]]
+
+
+def damaged_artefacts(run_dir: Path) -> list[str]:
+    """Stage folders without a manifest, or missing a file their manifest lists (expected: none)."""
+    from damoc.artifacts import read_manifest
+
+    problems = []
+    for folder in [run_dir / "data", *run_dir.glob("models/*/*")]:
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        manifest = read_manifest(folder)
+        if manifest is None:
+            problems.append(f"{folder}: no manifest")
+            continue
+        problems += [f"{folder}: {name} missing" for name in manifest["outputs"] if not (folder / name).exists()]
+    return problems
