@@ -40,7 +40,10 @@ def test_validate_ok_and_print(tmp_path: Path) -> None:
     [
         ({"trainning": {}}, "trainning: unknown key; allowed here:"),
         ({"model": {"scorer": {"method": "shortgpt"}}}, "unknown scorer 'shortgpt'; available: "),
-        ({"task": {"train": {"path": "nope.jsonl"}, "eval": {"path": "nope.jsonl"}}}, "data file not found: nope.jsonl"),
+        (
+            {"task": {"train": {"path": "nope.jsonl"}, "eval": {"path": "nope.jsonl"}}},
+            "data file not found: nope.jsonl",
+        ),
     ],
 )
 def test_errors_are_one_clear_message(tmp_path: Path, over: dict[str, object], needle: str) -> None:
@@ -70,7 +73,9 @@ def test_ls_and_tasks(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "licence: Apache-2.0" in shown.stdout
     exported = damoc("tasks", "export", "world_facts", str(tmp_path / "wf"))
     assert exported.returncode == 0, exported.stderr
-    assert len((tmp_path / "wf" / "eval.jsonl").read_text().splitlines()) == yaml.safe_load(shown.stdout)["sizes"]["eval"]
+    assert (
+        len((tmp_path / "wf" / "eval.jsonl").read_text().splitlines()) == yaml.safe_load(shown.stdout)["sizes"]["eval"]
+    )
     unknown = damoc("tasks", "show", "nope")
     assert unknown.returncode == 2 and "unknown bundled task 'nope'; available: " in unknown.stderr
 

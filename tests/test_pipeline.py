@@ -18,11 +18,17 @@ def finished_at(layout: RunLayout, names: list[str]) -> dict[str, Any]:
     """Manifest timestamps+hashes of every stage folder: a changed value means the stage re-ran."""
     folders = {"data": layout.data_dir}
     for n in names:
-        folders |= {f"{n}/model": layout.proxy_dir(n), f"{n}/train": layout.adapter_dir(n), f"{n}/eval": layout.eval_dir(n)}
+        folders |= {
+            f"{n}/model": layout.proxy_dir(n),
+            f"{n}/train": layout.adapter_dir(n),
+            f"{n}/eval": layout.eval_dir(n),
+        }
     out = {}
     for key, folder in folders.items():
         manifest = read_manifest(folder)
-        out[key] = None if manifest is None else (manifest["finished_at"], manifest["config_hash"], folder.stat().st_ino)
+        out[key] = (
+            None if manifest is None else (manifest["finished_at"], manifest["config_hash"], folder.stat().st_ino)
+        )
     return out
 
 

@@ -17,7 +17,7 @@ from damoc.errors import DamocError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Pick the open LLM to fine-tune, cheaply.")
 models_app = typer.Typer(no_args_is_help=True, help="Bundled pretrained models.")
-tasks_app = typer.Typer(no_args_is_help=True, help="Bundled tasks.")
+tasks_app = typer.Typer(no_args_is_help=True, help="Bundled tasks, and checking your own task data.")
 app.add_typer(models_app, name="models")
 app.add_typer(tasks_app, name="tasks")
 
@@ -233,17 +233,83 @@ def tasks_export_cmd(name: str, out_dir: Path) -> None:
         typer.echo(str(p))
 
 
+@tasks_app.command("check")
+def tasks_check_cmd(
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+    json_: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
+) -> None:
+    """Validate the task's train/eval data (every problem, with line and field) and describe it; exit 2 on problems."""
+    from damoc.task_check import check_task
+
+    report = check_task(_load(config, overrides))
+    if json_:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        _print_task_check(report)
+    if not report.ok:
+        raise SystemExit(2)
+
+
+def _print_task_check(report: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from damoc.task_check import problem_rows, summary_rows
+
+    console = Console()
+    for split in report.splits:
+        console.print(f"{split.split}: {escape(split.source)}", highlight=False)
+    console.print(_table(f"{report.task_type} task; lengths in {report.length_unit}", *summary_rows(report)))
+    console.print(f"lengths counted in {escape(report.length_note)}", highlight=False)
+    if report.problems:
+        console.print(_table(f"{len(report.problems)} problem(s)", *problem_rows(report)))
+    for split in report.splits:
+        for lines in split.duplicate_lines:
+            console.print(f"[yellow]duplicate[/yellow] in {split.split}: lines {lines}", highlight=False)
+    for leak in report.leaked:
+        console.print(f"[yellow]leak[/yellow]: eval line {leak.eval_line} = train line {leak.train_line}")
+    verdict = "[green]ok[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]"
+    console.print(f"{verdict}; {report.leaks} eval question(s) also in train", highlight=False)
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title)
+    for h in header:
+        table.add_column(h, overflow="fold")
+    for r in rows:
+        table.add_row(*(Text(c) for c in r))  # Text: user values such as "[red]" print as typed
+    return table
+
+
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
     _setup_logging(verbose)
 
 
+def _print_error(message: str) -> None:
+    from rich.markup import escape
+
+    # escape: user values such as "[red]" must print as typed; soft_wrap: paths stay unbroken and greppable
+    _console().print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
-    """Console-script entry point: DamocError becomes one clear line and exit code 2."""
+    """Console-script entry point: DamocError becomes one clear message and exit code 2.
+
+    An OSError (permission denied, disk full, a path that is a file) is the user's environment, not a
+    bug: it is reported the same way. Any other exception is a bug and keeps its traceback.
+    """
     try:
         app(standalone_mode=False)
     except DamocError as exc:
-        _console().print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        _print_error(str(exc))
+        sys.exit(2)
+    except OSError as exc:
+        _print_error(str(exc))
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         _console().print("interrupted; finished stages are kept, run the same command again to resume")

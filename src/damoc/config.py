@@ -54,6 +54,10 @@ class FieldMap(_Frozen):
     choices: str | None = Field("choices", description="list column; None for qa tasks")
     answer: str = Field("answer", description="index, letter or text of the right choice; text for qa")
     context: str | None = Field(None, description="passage for reading comprehension")
+    messages: str = Field("messages", description="chat turns [{role, content}]; sharegpt 'conversations' also found")
+    instruction: str = Field("instruction", description="alpaca records: instruction, optional input, output")
+    input: str = "input"
+    output: str = "output"
 
 
 class TaskConfig(_Frozen):
@@ -65,25 +69,30 @@ class TaskConfig(_Frozen):
     eval: SourceSpec | None = None
     fields: FieldMap = FieldMap()
     max_eval_examples: int | None = Field(None, gt=0, description="evaluate on the first N eval examples")
+    format: Literal["auto", "fields", "chat", "alpaca"] = Field("auto", description="record shape; auto: per file")
+    template: str | None = Field(None, description="prompt: Jinja2 if it has '{{', else a str.format string")
+    use_chat_template: Literal["auto", "never", "always"] = Field("never", description="the model's chat template")
 
     @model_validator(mode="before")
     @classmethod
     def _bundled_type(cls, data: Any) -> Any:
-        # a bundled task's type comes from its card unless the user names one
-        if isinstance(data, dict) and data.get("bundled") and "type" not in data:
-            from damoc.errors import DataError
-            from damoc.tasks import bundled_task_card
+        from damoc.tasks import with_bundled_type  # a bundled task's type comes from its card
 
-            try:
-                return {**data, "type": bundled_task_card(str(data["bundled"]))["type"]}
-            except DataError as exc:
-                raise ValueError(str(exc)) from None
-        return data
+        return with_bundled_type(data)
+
+    @field_validator("template")
+    @classmethod
+    def _check_template(cls, v: str | None) -> str | None:
+        from damoc.prompts import check_template
+
+        return check_template(v)
 
     @model_validator(mode="after")
     def _has_data(self) -> TaskConfig:
         if self.bundled is None and (self.train is None or self.eval is None):
             raise ValueError("give 'bundled: NAME' or both 'train' and 'eval'")
+        if self.bundled is not None and self.format not in ("auto", "fields"):
+            raise ValueError("'format' applies to your own train/eval files, not to a bundled task")
         return self
 
 

@@ -17,6 +17,7 @@ from damoc.config import RunConfig, dump_config, section_hash
 from damoc.errors import DamocError
 from damoc.executors import run_candidates
 from damoc.progress import ProgressFn
+from damoc.prompts import PromptSpec
 from damoc.selection.ranking import Ranking
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def _model_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, progre
             device=cfg.device,
             cache_dir=cfg.cache_dir,
             progress=progress,
+            prompt=PromptSpec.from_task(cfg.task),
         )
 
 
@@ -169,6 +171,7 @@ def _train_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, progre
             seed=cfg.seed,
             device=cfg.device,
             progress=progress,
+            prompt=PromptSpec.from_task(cfg.task),
         )
 
 
@@ -189,6 +192,7 @@ def _eval_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, progres
             adapter_dir=layout.adapter_dir(name),
             device=cfg.device,
             progress=progress,
+            prompt=PromptSpec.from_task(cfg.task),
         )
 
 
@@ -211,6 +215,7 @@ def _zero_shot_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, pr
             out,
             device=cfg.device,
             progress=progress,
+            prompt=PromptSpec.from_task(cfg.task),
         )
 
 

@@ -1,13 +1,13 @@
-"""Task data: reading user files into :class:`Example` records, and building prompts.
+"""Task data: reading user files (any record shape, see :mod:`damoc.task_formats`) into :class:`Example`.
 
-Two task types:
+Prompts are built in :mod:`damoc.prompts`; ``build_prompt``, ``choice_continuations`` and
+``target_text`` are re-exported here with their default (plain template) behaviour. Two task types:
 - ``multiple_choice``: each choice is scored by the log-likelihood of its text after the prompt.
 - ``qa``: the answer is generated greedily and compared with exact match and token F1.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 from dataclasses import asdict, dataclass
@@ -16,9 +16,15 @@ from typing import Any
 
 from damoc.config import FieldMap, SourceSpec, TaskConfig, TaskType
 from damoc.errors import DataError
+from damoc.prompts import LETTERS, build_prompt, choice_continuations, target_text
+from damoc.task_formats import Problem, RecordFormat, Shape, file_shape, normalise_record
 
 BUNDLED_DIR = Path(__file__).parent / "bundled_tasks"
-LETTERS = "ABCDEFGHIJ"
+__all__ = [
+    "BUNDLED_DIR", "LETTERS", "Example", "SplitData", "build_prompt", "bundled_task_card", "bundled_task_names",
+    "choice_continuations", "export_bundled_task", "load_split", "read_examples", "read_records", "read_split",
+    "target_text", "task_sources", "write_examples",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -44,29 +50,6 @@ class Example:
         )
 
 
-# ---------------------------------------------------------------- prompts
-
-
-def build_prompt(ex: Example) -> str:
-    """The text the model sees before its answer (lm-evaluation-harness ARC style)."""
-    head = f"Context: {ex.context}\n" if ex.context else ""
-    return f"{head}Question: {ex.question}\nAnswer:"
-
-
-def choice_continuations(ex: Example) -> list[str]:
-    """The continuation scored for each choice (a leading space, as lm-eval does)."""
-    if ex.choices is None:
-        raise DataError(f"example {ex.id}: has no choices")
-    return [f" {c}" for c in ex.choices]
-
-
-def target_text(ex: Example) -> str:
-    """What fine-tuning teaches the model to write after the prompt."""
-    if ex.choices is not None and isinstance(ex.answer, int):
-        return f" {ex.choices[ex.answer]}"
-    return f" {ex.answer}"
-
-
 # ---------------------------------------------------------------- bundled tasks
 
 
@@ -86,6 +69,16 @@ def bundled_task_card(name: str) -> dict[str, Any]:
     return card
 
 
+def with_bundled_type(data: Any) -> Any:
+    """Raw task config with ``type`` taken from the bundled task's card when the user names none."""
+    if isinstance(data, dict) and data.get("bundled") and "type" not in data:
+        try:
+            return {**data, "type": bundled_task_card(str(data["bundled"]))["type"]}
+        except DataError as exc:
+            raise ValueError(str(exc)) from None
+    return data
+
+
 def task_sources(task: TaskConfig) -> tuple[SourceSpec, SourceSpec, FieldMap, TaskType]:
     """Resolve a task config (bundled or user files) to its train/eval sources, fields and type."""
     if task.bundled is None:
@@ -100,35 +93,87 @@ def task_sources(task: TaskConfig) -> tuple[SourceSpec, SourceSpec, FieldMap, Ta
 # ---------------------------------------------------------------- reading
 
 
-def load_split(source: SourceSpec, fields: FieldMap, task_type: TaskType, split: str) -> list[Example]:
-    """Read one split and normalise every record; errors name the file, line and field."""
-    if source.hf is not None:
-        where = f"{source.hf}[{source.split}]"
-        records = _read_hub(source)
-    else:
-        assert source.path is not None
-        where = str(source.path)
-        records = read_records(source.path)
-    if not records:
-        raise DataError(f"{where}: no examples in the {split} split")
-    return [to_example(rec, fields, task_type, where, line, f"{split}-{line}") for line, rec in records]
+@dataclass(frozen=True)
+class SplitData:
+    """One split as read: its examples, the record shape used, and every problem found."""
+
+    where: str
+    shape: Shape
+    examples: list[Example]
+    problems: list[Problem]
+    lines: list[int]
 
 
-def read_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line or row number, record) pairs from a .jsonl / .json / .csv / .parquet file."""
+def load_split(
+    source: SourceSpec, fields: FieldMap, task_type: TaskType, split: str, *, fmt: RecordFormat = "auto"
+) -> list[Example]:
+    """Read one split and normalise every record; the first problem raises DataError naming file:line.
+
+    Args:
+        source: a local file or a hub dataset.
+        fields: column names (``task.fields``).
+        task_type: ``multiple_choice`` or ``qa``.
+        split: ``train`` or ``eval`` (used in ids and messages).
+        fmt: record shape, ``auto`` (detected per file), ``fields``, ``chat`` or ``alpaca``.
+    """
+    data = read_split(source, fields, task_type, split, fmt=fmt)
+    if data.problems:
+        raise DataError(str(data.problems[0]))
+    return data.examples
+
+
+def read_split(
+    source: SourceSpec, fields: FieldMap, task_type: TaskType, split: str, *, fmt: RecordFormat = "auto"
+) -> SplitData:
+    """Like :func:`load_split`, but collect every problem instead of raising (``damoc tasks check``)."""
+    where = f"{source.hf}[{source.split}]" if source.hf is not None else str(source.path)
+    problems: list[Problem] = []
+    try:
+        records = _read_hub(source) if source.path is None else read_records(source.path, problems)
+    except DataError as exc:
+        return SplitData(where, "fields", [], [Problem(where=where, message=_strip_where(str(exc), where))], [])
+    shape = file_shape(records, fields, fmt)
+    examples, lines = [], []
+    for line, rec in records:
+        parts, errors = normalise_record(rec, shape, fields, task_type)
+        problems += [e.at(where, line) for e in errors]
+        if parts is not None:
+            examples.append(Example(id=str(rec.get("id", f"{split}-{line}")), **parts))
+            lines.append(line)
+    if not records and not problems:
+        problems.append(Problem(where=where, message=f"no examples in the {split} split"))
+    problems.sort(key=lambda p: p.line or 0)
+    return SplitData(where, shape, examples, problems, lines)
+
+
+def _strip_where(message: str, where: str) -> str:
+    return message.removeprefix(f"{where}: ")
+
+
+def read_records(path: Path, problems: list[Problem] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """(line or row number, record) pairs from a .jsonl / .json / .csv / .parquet file.
+
+    Args:
+        path: the data file.
+        problems: where malformed lines are collected; ``None`` raises DataError on the first.
+    """
     if not path.is_file():
-        raise DataError(f"data file not found: {path}")
+        raise DataError(f"{path}: data file not found")
     suffix = path.suffix.lower()
     readers = {".jsonl": _read_jsonl, ".json": _read_json, ".csv": _read_csv, ".parquet": _read_parquet}
     if suffix not in readers:
         raise DataError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(readers)}")
+    sink: list[Problem] = [] if problems is None else problems
     try:
-        return readers[suffix](path)
+        records = readers[suffix](path, sink)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if problems is None and sink:
+        raise DataError(str(sink[0]))
+    return records
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _read_jsonl(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str, Any]]]:
     out = []
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
@@ -137,31 +182,42 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{n}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+                msg = f"malformed JSON ({exc.msg} at column {exc.colno})"
+                problems.append(Problem(where=str(path), line=n, value=line.strip()[:80], message=msg))
+                continue
             if not isinstance(rec, dict):
-                raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
+                problems.append(
+                    Problem(where=str(path), line=n, message=f"expected a JSON object, got {type(rec).__name__}")
+                )
+                continue
             out.append((n, rec))
     return out
 
 
-def _read_json(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _read_json(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str, Any]]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+        problems.append(Problem(where=str(path), line=exc.lineno, message=f"malformed JSON ({exc.msg})"))
+        return []
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+    if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of objects (or {{'data': [...]}})")
-    return list(enumerate(data, start=1))
+    for n, rec in enumerate(data, start=1):
+        if not isinstance(rec, dict):
+            problems.append(
+                Problem(where=str(path), line=n, message=f"item {n}: expected a JSON object, got {type(rec).__name__}")
+            )
+    return [(n, rec) for n, rec in enumerate(data, start=1) if isinstance(rec, dict)]
 
 
-def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _read_csv(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str, Any]]]:
     with open(path, encoding="utf-8", newline="") as fh:
         return [(n, dict(row)) for n, row in enumerate(csv.DictReader(fh), start=2)]
 
 
-def _read_parquet(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _read_parquet(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str, Any]]]:
     import pyarrow.parquet as pq
 
     return list(enumerate(pq.read_table(path).to_pylist(), start=1))
@@ -177,77 +233,6 @@ def _read_hub(source: SourceSpec) -> list[tuple[int, dict[str, Any]]]:
     return list(enumerate((dict(r) for r in ds), start=1))
 
 
-# ---------------------------------------------------------------- normalising
-
-
-def to_example(
-    rec: dict[str, Any], fields: FieldMap, task_type: TaskType, where: str, line: int, fallback_id: str
-) -> Example:
-    """Normalise one record; raise DataError naming ``where:line`` and the field."""
-    loc = f"{where}:{line}"
-    question = _text_field(rec, fields.question, loc)
-    context = _text_field(rec, fields.context, loc) if fields.context else None
-    ex_id = str(rec.get("id", fallback_id))
-    if task_type == "qa":
-        answer = rec.get(fields.answer)
-        if isinstance(answer, list) and answer:
-            answer = answer[0]
-        if not isinstance(answer, (str, int, float)) or not str(answer).strip():
-            raise DataError(f"{loc}: field {fields.answer!r} must be a non-empty answer text, got {answer!r}")
-        return Example(id=ex_id, question=question, answer=str(answer), context=context)
-    choices = _choices(rec, fields, loc)
-    return Example(
-        id=ex_id, question=question, answer=_answer_index(rec, fields, choices, loc), choices=choices, context=context
-    )
-
-
-def _text_field(rec: dict[str, Any], key: str | None, loc: str) -> str:
-    if key not in rec:
-        raise DataError(f"{loc}: missing field {key!r} (fields present: {', '.join(map(str, rec))})")
-    value = rec[key]
-    if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{loc}: field {key!r} must be non-empty text, got {value!r}")
-    return value
-
-
-def _choices(rec: dict[str, Any], fields: FieldMap, loc: str) -> tuple[str, ...]:
-    key = fields.choices or "choices"
-    raw: Any = rec.get(key)
-    if raw is None and all(letter in rec for letter in "AB"):
-        raw = [rec[k] for k in LETTERS if rec.get(k) not in (None, "")]
-    if isinstance(raw, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            raw = json.loads(raw)  # csv cells hold lists as JSON text
-    if isinstance(raw, dict) and isinstance(raw.get("text"), list):
-        raw = raw["text"]  # the hub's {"label": [...], "text": [...]} shape
-    if not isinstance(raw, list) or not all(isinstance(c, (str, int, float)) for c in raw):
-        raise DataError(f"{loc}: field {key!r} must be a list of choice texts (or columns A, B, ...), got {raw!r}")
-    choices = tuple(str(c) for c in raw)
-    if len(choices) < 2:
-        raise DataError(f"{loc}: field {key!r} needs at least two choices, got {len(choices)}")
-    return choices
-
-
-def _answer_index(rec: dict[str, Any], fields: FieldMap, choices: tuple[str, ...], loc: str) -> int:
-    if fields.answer not in rec:
-        raise DataError(f"{loc}: missing field {fields.answer!r}")
-    ans = rec[fields.answer]
-    if isinstance(ans, str) and ans.strip().isdigit():
-        ans = int(ans.strip())
-    if isinstance(ans, bool) or not isinstance(ans, (int, str)):
-        raise DataError(f"{loc}: field {fields.answer!r} must be an index, a letter or a choice text, got {ans!r}")
-    if isinstance(ans, int):
-        if 0 <= ans < len(choices):
-            return ans
-        raise DataError(f"{loc}: answer index {ans} is out of range for {len(choices)} choices")
-    letter = ans.strip().upper()
-    if len(letter) == 1 and letter in LETTERS[: len(choices)]:
-        return LETTERS.index(letter)
-    if ans in choices:
-        return choices.index(ans)
-    raise DataError(f"{loc}: answer {ans!r} is not among the choices {list(choices)}")
-
-
 # ---------------------------------------------------------------- normalised files
 
 
@@ -260,7 +245,7 @@ def write_examples(path: Path, examples: list[Example]) -> None:
 
 def read_examples(path: Path) -> list[Example]:
     """Read a JSONL file written by :func:`write_examples`."""
-    return [Example.from_json(rec) for _, rec in _read_jsonl(path)]
+    return [Example.from_json(rec) for _, rec in read_records(path)]
 
 
 def export_bundled_task(name: str, out_dir: Path) -> list[Path]:

@@ -14,6 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from damoc.progress import ProgressFn
+from damoc.prompts import PromptSpec
 from damoc.tasks import Example
 
 PARAMS_CONFIG = ConfigDict(extra="forbid", frozen=True)
@@ -28,6 +29,8 @@ class StepContext:
     device: str = "auto"
     cache_dir: Path | None = None
     progress: ProgressFn | None = None
+    prompt: PromptSpec | None = None
+    """The run's prompt settings (template, chat template); None is the default plain template."""
 
 
 class Filter(Protocol):

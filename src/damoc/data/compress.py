@@ -11,15 +11,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from damoc.artifacts import write_json_atomic
-from damoc.config import DataConfig, MethodSpec, TaskConfig, TaskType
+from damoc.config import DataConfig, MethodSpec, SourceSpec, TaskConfig, TaskType
 from damoc.data.base import StepContext
 from damoc.errors import ConfigError, DataError
 from damoc.progress import ProgressFn, tick
-from damoc.tasks import Example, build_prompt, load_split, target_text, task_sources, write_examples
+from damoc.prompts import PromptSpec, render_prompt, target_text
+from damoc.tasks import Example, load_split, task_sources, write_examples
 
 log = logging.getLogger(__name__)
 
 TRAIN_FILE, EVAL_FILE, CALIB_FILE, REPORT_FILE = "train.jsonl", "eval.jsonl", "calib.jsonl", "data.json"
+MAX_TEXT_CHARS = 100_000
+"""Longest question, context, choice or answer accepted (about 25k tokens, far past any max_seq_len).
+
+Texts longer than ``max_seq_len`` tokens are truncated from the left when they are tokenised (the
+end of the prompt, next to the answer, is kept). A text of megabytes would be cut the same way but
+stalls every stage that tokenises it, and is almost always a broken file, so it is refused.
+"""
 
 
 class StepReport(BaseModel):
@@ -76,9 +84,12 @@ def compress_dataset(
     """
     start = time.perf_counter()
     train_src, eval_src, fields, task_type = task_sources(task)
-    train = load_split(train_src, fields, task_type, "train")
-    evals = load_split(eval_src, fields, task_type, "eval")[: task.max_eval_examples]
-    ctx = StepContext(seed=seed, device=device, cache_dir=cache_dir, progress=progress)
+    train = load_split(train_src, fields, task_type, "train", fmt=task.format)
+    evals = load_split(eval_src, fields, task_type, "eval", fmt=task.format)[: task.max_eval_examples]
+    check_text_sizes(train, _where(train_src))
+    check_text_sizes(evals, _where(eval_src))
+    prompt = PromptSpec.from_task(task)
+    ctx = StepContext(seed=seed, device=device, cache_dir=cache_dir, progress=progress, prompt=prompt)
     examples, steps = train, []
     for i, spec in enumerate(cfg.steps):
         examples, step = run_step(i, spec, examples, ctx)
@@ -95,14 +106,32 @@ def compress_dataset(
         train_examples_after=len(examples),
         eval_examples=len(evals),
         calibration_examples=len(calib),
-        characters_before=count_characters(train),
-        characters_after=count_characters(examples),
+        characters_before=count_characters(train, prompt),
+        characters_after=count_characters(examples, prompt),
         steps=steps,
         seconds=round(time.perf_counter() - start, 3),
     )
     write_json_atomic(out_dir / REPORT_FILE, report.model_dump(mode="json"))
     log.info("data: %d -> %d training examples in %.1f s", len(train), len(examples), report.seconds)
     return report
+
+
+def check_text_sizes(examples: list[Example], where: str) -> None:
+    """Refuse an example with a text longer than :data:`MAX_TEXT_CHARS`, naming its file, position and id."""
+    for n, ex in enumerate(examples, start=1):
+        texts = {"question": ex.question, "context": ex.context or "", "answer": str(ex.answer)}
+        texts.update({f"choice {i}": c for i, c in enumerate(ex.choices or ())})
+        part, size = max(((k, len(v)) for k, v in texts.items()), key=lambda kv: kv[1])
+        if size > MAX_TEXT_CHARS:
+            raise DataError(
+                f"{where}: example {n} (id {ex.id!r}): {part} has {size:,} characters; at most "
+                f"{MAX_TEXT_CHARS:,} are accepted (longer texts are cut to max_seq_len tokens anyway); "
+                "shorten or drop it"
+            )
+
+
+def _where(source: SourceSpec) -> str:
+    return str(source.path) if source.path is not None else f"{source.hf}[{source.split}]"
 
 
 def run_step(
@@ -133,7 +162,7 @@ def run_step(
         params=params,
         examples_before=len(examples),
         kept=len(out),
-        characters_after=count_characters(out),
+        characters_after=count_characters(out, ctx.prompt),
         seconds=seconds,
     )
     return out, report
@@ -167,6 +196,6 @@ def draw_calibration(examples: list[Example], num_samples: int, seed: int) -> li
     return [examples[i] for i in sorted(random.Random(seed).sample(range(len(examples)), num_samples))]
 
 
-def count_characters(examples: list[Example]) -> int:
-    """Characters of prompt plus target text, summed: the size measure token compression reduces."""
-    return sum(len(build_prompt(ex)) + len(target_text(ex)) for ex in examples)
+def count_characters(examples: list[Example], prompt: PromptSpec | None = None) -> int:
+    """Characters of prompt plus target text (no chat template), summed: what token compression reduces."""
+    return sum(len(render_prompt(ex, prompt)) + len(target_text(ex, prompt)) for ex in examples)

@@ -17,7 +17,8 @@ import numpy as np
 
 from damoc.data.base import StepContext
 from damoc.progress import ProgressFn, tick
-from damoc.tasks import Example, build_prompt, target_text
+from damoc.prompts import PromptSpec, render_prompt, target_text
+from damoc.tasks import Example
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,10 @@ def compute_ifd(
 ) -> np.ndarray:
     """Load ``reference_model`` and return the IFD score of every example (see :func:`ifd_scores`)."""
     model, tokenizer = load_reference_model(reference_model, ctx.cache_dir, ctx.device)
-    return ifd_scores(examples, model, tokenizer, max_seq_len=max_seq_len, batch_size=batch_size, progress=ctx.progress)
+    progress, prompt = ctx.progress, ctx.prompt
+    return ifd_scores(
+        examples, model, tokenizer, max_seq_len=max_seq_len, batch_size=batch_size, progress=progress, prompt=prompt
+    )
 
 
 def ifd_scores(
@@ -50,24 +54,27 @@ def ifd_scores(
     max_seq_len: int = 256,
     batch_size: int = 32,
     progress: ProgressFn | None = None,
+    prompt: PromptSpec | None = None,
 ) -> np.ndarray:
     """IFD per example: ``exp(mean NLL(answer | start, prompt) - mean NLL(answer | start))``.
 
     Both sequences begin with the same start token (BOS, else EOS, else PAD) so that the first answer
-    token is scored in both. Prompts are cut from the left to fit ``max_seq_len``.
+    token is scored in both. Prompts are cut from the left to fit ``max_seq_len``. ``prompt`` gives
+    the run's template and chat-template settings (None: the default plain template).
 
     Returns:
         float64 array of length ``len(examples)``; values below 1 mean the prompt helps.
     """
     start = start_ids(tokenizer)
-    prompts = tokenizer([build_prompt(ex) for ex in examples], add_special_tokens=False)["input_ids"]
-    answers = tokenizer([target_text(ex) for ex in examples], add_special_tokens=False)["input_ids"]
+    pairs = [(render_prompt(ex, prompt, tokenizer), target_text(ex, prompt, tokenizer)) for ex in examples]
+    prompts = tokenizer([p for p, _ in pairs], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([a for _, a in pairs], add_special_tokens=False)["input_ids"]
     seqs: list[Sequence] = []
-    for prompt, answer in zip(prompts, answers, strict=True):
+    for ids, answer in zip(prompts, answers, strict=True):
         answer = answer[: max(1, max_seq_len - len(start))]
         room = max_seq_len - len(start) - len(answer)
-        prompt = prompt[max(0, len(prompt) - room) :] if room > 0 else []
-        seqs += [(start + prompt + answer, len(answer)), (start + answer, len(answer))]
+        ids = ids[max(0, len(ids) - room) :] if room > 0 else []
+        seqs += [(start + ids + answer, len(answer)), (start + answer, len(answer))]
     losses = answer_losses(model, seqs, pad_id=pad_id_of(tokenizer), batch_size=batch_size, progress=progress)
     return np.exp(losses[0::2] - losses[1::2])
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from damoc.progress import ProgressFn, tick
-from damoc.tasks import Example, build_prompt
+from damoc.prompts import PromptSpec, render_prompt
+from damoc.tasks import Example
 from damoc.tokens import special_prefix
 
 
-def encode_prompts(examples: list[Example], tokenizer: Any, max_prompt_len: int) -> list[list[int]]:
+def encode_prompts(
+    examples: list[Example], tokenizer: Any, max_prompt_len: int, spec: PromptSpec | None = None
+) -> list[list[int]]:
     """Prompt ids (special prefix kept), truncated from the left to ``max_prompt_len`` tokens."""
     prefix = special_prefix(tokenizer)
     room = max(1, max_prompt_len - len(prefix))
-    return [prefix + tokenizer(build_prompt(ex), add_special_tokens=False)["input_ids"][-room:] for ex in examples]
+    texts = [render_prompt(ex, spec, tokenizer) for ex in examples]
+    return [prefix + ids[-room:] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
 def clean_answer(text: str) -> str:
@@ -23,12 +27,12 @@ def clean_answer(text: str) -> str:
 
 def generate_answers(
     examples: list[Example], model: Any, tokenizer: Any, max_seq_len: int, max_new_tokens: int, batch_size: int,
-    progress: ProgressFn | None = None,
+    progress: ProgressFn | None = None, spec: PromptSpec | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Per-example rows: id, answer and the greedy ``prediction``."""
     import torch
 
-    prompts = encode_prompts(examples, tokenizer, max(1, max_seq_len - max_new_tokens))
+    prompts = encode_prompts(examples, tokenizer, max(1, max_seq_len - max_new_tokens), spec)
     order = sorted(range(len(prompts)), key=lambda k: -len(prompts[k]))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     texts = [""] * len(prompts)

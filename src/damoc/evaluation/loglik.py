@@ -13,7 +13,8 @@ from typing import Any
 
 from damoc.evaluation.tokens import head_logits, hidden_states
 from damoc.progress import ProgressFn, tick
-from damoc.tasks import Example, build_prompt, choice_continuations
+from damoc.prompts import PromptSpec, choice_continuations, render_prompt
+from damoc.tasks import Example
 from damoc.tokens import encode_pair, special_prefix
 
 
@@ -27,13 +28,15 @@ class Request:
     targets: list[int]
 
 
-def build_requests(examples: list[Example], tokenizer: Any, max_seq_len: int) -> list[Request]:
+def build_requests(
+    examples: list[Example], tokenizer: Any, max_seq_len: int, spec: PromptSpec | None = None
+) -> list[Request]:
     """One request per choice; input is ``(prefix + context + continuation)[-(max_seq_len + 1):][:-1]``."""
     prefix = special_prefix(tokenizer)
     out = []
     for i, ex in enumerate(examples):
-        prompt = build_prompt(ex)
-        for j, cont in enumerate(choice_continuations(ex)):
+        prompt = render_prompt(ex, spec, tokenizer)
+        for j, cont in enumerate(choice_continuations(ex, spec, tokenizer)):
             ctx_ids, cont_ids = encode_pair(tokenizer, prompt, cont)
             whole = (prefix + ctx_ids + cont_ids)[-(max_seq_len + 1) :]
             targets = cont_ids[-(len(whole) - 1) :] if len(cont_ids) >= len(whole) else cont_ids
@@ -85,19 +88,19 @@ def score_batch(model: Any, batch: list[Request], pad_id: int) -> list[float]:
 
 def score_multiple_choice(
     examples: list[Example], model: Any, tokenizer: Any, max_seq_len: int, batch_size: int,
-    progress: ProgressFn | None = None,
+    progress: ProgressFn | None = None, spec: PromptSpec | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Per-example rows: id, answer, logliks, choice_lengths (characters), pred and pred_norm."""
     from damoc.evaluation.metrics.base import argmax
 
-    requests = build_requests(examples, tokenizer, max_seq_len)
+    requests = build_requests(examples, tokenizer, max_seq_len, spec)
     scores = score_requests(model, requests, batch_size, tokenizer.pad_token_id, progress)
     per_example: list[list[float]] = [[] for _ in examples]
     for r, s in zip(requests, scores, strict=True):
         per_example[r.example].append(s)
     rows = []
     for ex, logliks in zip(examples, per_example, strict=True):
-        lengths = [len(c) for c in choice_continuations(ex)]
+        lengths = [len(c) for c in choice_continuations(ex, spec, tokenizer)]
         normed = [ll / max(n, 1) for ll, n in zip(logliks, lengths, strict=True)]
         rows.append({
             "id": ex.id, "answer": ex.answer, "logliks": logliks, "choice_lengths": lengths,

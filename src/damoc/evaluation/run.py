@@ -21,6 +21,7 @@ from damoc.config import EvaluationConfig
 from damoc.errors import DataError, ModelError
 from damoc.evaluation.metrics import build_metrics
 from damoc.progress import ProgressFn
+from damoc.prompts import PromptSpec
 from damoc.tasks import Example, read_examples
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def evaluate(
     adapter_dir: Path | None = None,
     device: str = "auto",
     progress: ProgressFn | None = None,
+    prompt: PromptSpec | None = None,
 ) -> EvalReport:
     """Evaluate the model in ``model_dir`` (plus an optional adapter) on ``eval_file``.
 
@@ -67,6 +69,7 @@ def evaluate(
             model) or a fully fine-tuned checkpoint (loaded instead of ``model_dir``).
         device: ``auto``, ``cpu`` or ``cuda``.
         progress: called once per batch.
+        prompt: template and chat-template settings, the same as training's (None: default template).
 
     Returns:
         The :class:`EvalReport` also written to ``out_dir / "eval.json"``.
@@ -81,7 +84,7 @@ def evaluate(
     examples = read_examples(eval_file)
     check_examples(examples, task_type, eval_file)
     model, tokenizer = load_for_eval(Path(model_dir), adapter_dir, device)
-    rows = predict(examples, task_type, model, tokenizer, cfg, progress)
+    rows = predict(examples, task_type, model, tokenizer, cfg, progress, prompt)
     values = {m.name: float(m.compute(rows)) for m in scorers}
     write_text_atomic(out_dir / PREDICTIONS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     report = EvalReport(
@@ -111,16 +114,18 @@ def check_examples(examples: list[Example], task_type: str, eval_file: Path) -> 
 
 def predict(
     examples: list[Example], task_type: str, model: Any, tokenizer: Any, cfg: EvaluationConfig,
-    progress: ProgressFn | None,
+    progress: ProgressFn | None, prompt: PromptSpec | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Per-example prediction rows for the task type (see :mod:`damoc.evaluation.metrics.base`)."""
     if task_type == "multiple_choice":
         from damoc.evaluation.loglik import score_multiple_choice
 
-        return score_multiple_choice(examples, model, tokenizer, cfg.max_seq_len, cfg.batch_size, progress)
+        return score_multiple_choice(examples, model, tokenizer, cfg.max_seq_len, cfg.batch_size, progress, prompt)
     from damoc.evaluation.generate import generate_answers
 
-    return generate_answers(examples, model, tokenizer, cfg.max_seq_len, cfg.max_new_tokens, cfg.batch_size, progress)
+    return generate_answers(
+        examples, model, tokenizer, cfg.max_seq_len, cfg.max_new_tokens, cfg.batch_size, progress, prompt
+    )
 
 
 def load_for_eval(model_dir: Path, adapter_dir: Path | None, device: str) -> tuple[Any, Any]:

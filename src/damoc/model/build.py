@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from damoc.config import CandidateSpec, MethodSpec, ModelConfig
 from damoc.errors import DataError
 from damoc.progress import ProgressFn, tick
+
+if TYPE_CHECKING:
+    from damoc.models import ResolvedModel
+    from damoc.prompts import PromptSpec
+    from damoc.tasks import Example
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +47,23 @@ class ProxyReport(BaseModel):
     seconds: float
 
 
-def calibration_texts(calib_file: Path) -> list[str]:
-    """Prompt + target text of every calibration example (what fine-tuning will show the model)."""
-    from damoc.tasks import build_prompt, read_examples, target_text
+def calibration_examples(calib_file: Path) -> list[Example]:
+    """The calibration examples; a missing or empty file is a DataError."""
+    from damoc.tasks import read_examples
 
     if not calib_file.is_file():
         raise DataError(f"calibration file not found: {calib_file}")
-    texts = [build_prompt(ex) + target_text(ex) for ex in read_examples(calib_file)]
-    if not texts:
+    examples = read_examples(calib_file)
+    if not examples:
         raise DataError(f"{calib_file}: no calibration examples")
-    return texts
+    return examples
+
+
+def render_calibration(examples: list[Example], prompt: PromptSpec | None, tokenizer: Any) -> list[str]:
+    """Prompt + target text of each example, rendered as training renders it."""
+    from damoc.prompts import render_prompt, target_text
+
+    return [render_prompt(ex, prompt, tokenizer) + target_text(ex, prompt, tokenizer) for ex in examples]
 
 
 def tokenize_batches(
@@ -84,6 +96,7 @@ def build_proxy(
     device: str = "auto",
     cache_dir: Path | None = None,
     progress: ProgressFn | None = None,
+    prompt: PromptSpec | None = None,
 ) -> ProxyReport:
     """Compress one candidate into its proxy: score layers, merge, remove, save.
 
@@ -96,6 +109,8 @@ def build_proxy(
         device: ``auto``, ``cpu`` or ``cuda``.
         cache_dir: converted bundled models; default ``$DAMOC_CACHE`` or ``~/.cache/damoc``.
         progress: called as ``progress(description, done, total)`` while layers are scored.
+        prompt: the run's prompt settings, so calibration sees the prompts fine-tuning will
+            (None: the default plain template).
 
     Returns:
         The :class:`ProxyReport` (also written to ``out_dir/layers.json``).
@@ -105,16 +120,20 @@ def build_proxy(
         ModelError: unsupported architecture, a ratio that leaves no layer, or a model that fails to load.
         DataError: missing or empty calibration file.
     """
-    import torch
-
+    from damoc.models import resolve_candidate
     from damoc.registry import registry
 
     start = time.time()
-    torch.manual_seed(seed)
     scorer = registry("scorer").build(cfg.scorer.method, cfg.scorer.params, where="model.scorer")
     merger = registry("merger").build(cfg.merger.method, cfg.merger.params, where="model.merger")
-    texts = calibration_texts(calib_file)
-    model, tokenizer = _load_candidate(candidate, device, cache_dir, progress)
+    examples = calibration_examples(calib_file)  # before the slow model load
+    resolved = resolve_candidate(candidate, cache_dir, progress)
+    check_candidate_config(resolved, cfg.remove_ratio)  # a bad candidate fails before torch and weights load
+    import torch
+
+    torch.manual_seed(seed)
+    model, tokenizer = _load_candidate(resolved, device)
+    texts = render_calibration(examples, prompt, tokenizer)
     facts = _compress(model, tokenizer, texts, cfg, scorer, merger, seed, progress)
     tick(progress, "saving proxy", 0, 1)
     model.save_pretrained(out_dir)
@@ -136,15 +155,30 @@ def build_proxy(
     return report
 
 
-def _load_candidate(
-    candidate: CandidateSpec, device: str, cache_dir: Path | None, progress: ProgressFn | None
-) -> tuple[Any, Any]:
+def _load_candidate(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
     from damoc.model.layers import architecture
-    from damoc.models import load_model, resolve_candidate
+    from damoc.models import load_model
 
-    model, tokenizer = load_model(resolve_candidate(candidate, cache_dir, progress), device)
+    model, tokenizer = load_model(resolved, device)
     architecture(model)  # unsupported families fail before any scoring work
     return model, tokenizer
+
+
+def check_candidate_config(resolved: ResolvedModel, remove_ratio: float) -> None:
+    """Fail from file headers and config.json alone, before loading weights.
+
+    Refuses corrupted safetensors, remote code without trust_remote_code, a model that is not a
+    causal LM, a family without layer-removal support, and a ratio that leaves no layer.
+    """
+    from damoc.model.layers import check_layer_plan
+    from damoc.models import check_config_safe_causal, check_safetensors, read_config_json
+
+    if not isinstance(resolved.source, Path):
+        return  # a hub id: its config is checked after download, when the model loads
+    check_safetensors(resolved.source)
+    config = read_config_json(resolved.source)
+    check_config_safe_causal(config, str(resolved.source), resolved.trust_remote_code)
+    check_layer_plan(config, str(resolved.source), remove_ratio)
 
 
 def _compress(

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from damoc.config import TrainingConfig
-from damoc.tasks import Example, build_prompt, target_text
+from damoc.prompts import PromptSpec, render_prompt, target_text
+from damoc.tasks import Example
 from damoc.tokens import encode_pair
 
 if TYPE_CHECKING:
@@ -35,13 +36,15 @@ class Feature:
         return sum(1 for t in self.labels if t != IGNORE_INDEX)
 
 
-def encode_example(tokenizer: Any, ex: Example, max_seq_len: int, prefix: list[int]) -> Feature:
+def encode_example(
+    tokenizer: Any, ex: Example, max_seq_len: int, prefix: list[int], spec: PromptSpec | None = None
+) -> Feature:
     """``prefix + prompt + target + eos`` with the prompt masked, at most ``max_seq_len`` tokens.
 
     Too long: the prompt loses tokens from its left (the prefix stays); the target is only cut
-    when it alone does not fit.
+    when it alone does not fit. ``spec`` holds the prompt settings (None: default plain template).
     """
-    prompt, target = encode_pair(tokenizer, build_prompt(ex), target_text(ex))
+    prompt, target = encode_pair(tokenizer, render_prompt(ex, spec, tokenizer), target_text(ex, spec, tokenizer))
     if tokenizer.eos_token_id is not None:
         target = [*target, tokenizer.eos_token_id]
     target = target[:max_seq_len]

@@ -18,6 +18,7 @@ from damoc.artifacts import write_json_atomic
 from damoc.config import TrainingConfig
 from damoc.errors import DataError
 from damoc.progress import ProgressFn, tick
+from damoc.prompts import PromptSpec
 from damoc.tasks import read_examples
 from damoc.tokens import special_prefix
 from damoc.training.features import IGNORE_INDEX, Feature, collate, encode_example, plan_steps
@@ -62,6 +63,7 @@ def train_proxy(
     seed: int = 0,
     device: str = "auto",
     progress: ProgressFn | None = None,
+    prompt: PromptSpec | None = None,
 ) -> TrainReport:
     """Fine-tune the checkpoint in ``model_dir`` on ``train_file`` and save the result in ``out_dir``.
 
@@ -74,6 +76,7 @@ def train_proxy(
         seed: fixes initialisation of adapter weights, dropout and the data order.
         device: ``auto``, ``cpu`` or ``cuda`` (bf16 on CUDA, fp32 on CPU).
         progress: called once per optimizer step.
+        prompt: template and chat-template settings, the same as evaluation's (None: default template).
 
     Returns:
         The :class:`TrainReport` also written to ``out_dir / "train.json"``.
@@ -92,7 +95,7 @@ def train_proxy(
         raise DataError(f"{train_file}: no training examples")
     model, tokenizer = load_model(Path(model_dir), device, for_training=True)
     prefix = special_prefix(tokenizer)
-    features = [encode_example(tokenizer, ex, cfg.max_seq_len, prefix) for ex in examples]
+    features = [encode_example(tokenizer, ex, cfg.max_seq_len, prefix, prompt) for ex in examples]
     model = wrap_model(model, cfg)
     model.train()
     plan = plan_steps(len(features), cfg, torch.Generator().manual_seed(seed))

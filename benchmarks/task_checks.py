@@ -1,0 +1,109 @@
+"""Check that each bundled task discriminates: no leakage, no tie after fine-tuning, and whether
+fine-tuning changes the candidates' zero-shot order.
+
+For each task this runs damoc itself with no compression (all training data, `remove_ratio: 0`), so
+the "fine-tuned" scores are plain LoRA fine-tunes of the full candidates, and the `zero_shot`
+baseline gives the scores before fine-tuning. Runs are resumable: start it again after a kill and
+finished tasks and stages are skipped.
+
+Run:  .venv/bin/python benchmarks/task_checks.py [--tasks general_qa medical_qa ...] [--max-steps 100]
+      -> runs/task_checks/<task>/, benchmarks/results/task_checks.json,
+         src/damoc/bundled_tasks/<task>/checks.yaml (shown by `damoc tasks show`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from damoc.config import FieldMap, SourceSpec, parse_config
+from damoc.pipeline import run
+from damoc.tasks import BUNDLED_DIR, bundled_task_card, bundled_task_names, load_split
+
+RESULTS = Path(__file__).parent / "results" / "task_checks.json"
+
+
+def leakage(task: str) -> dict[str, int]:
+    """Eval questions (with their context) that appear verbatim in train."""
+    card = bundled_task_card(task)
+    fields = FieldMap(**card.get("fields", {}))
+    splits = {
+        s: load_split(SourceSpec(path=BUNDLED_DIR / task / f"{s}.jsonl"), fields, card["type"], s)
+        for s in ("train", "eval")
+    }
+    seen = {(e.context, e.question) for e in splits["train"]}
+    leaked = sum((e.context, e.question) in seen for e in splits["eval"])
+    return {"train": len(splits["train"]), "eval": len(splits["eval"]), "eval_questions_in_train": leaked}
+
+
+def task_config(task: str, candidates: list[str], max_steps: int, run_root: Path) -> dict[str, Any]:
+    """damoc config: full data, full models, LoRA, zero-shot baseline."""
+    return {
+        "run_dir": str(run_root / task),
+        "seed": 0,
+        "task": {"bundled": task},
+        "candidates": candidates,
+        "data": {"steps": [{"method": "random", "params": {"keep_ratio": 1.0}}]},
+        "model": {"remove_ratio": 0.0},
+        "training": {
+            "method": "lora",
+            "max_steps": max_steps,
+            "batch_size": 8,
+            "learning_rate": 5e-4,
+            "max_seq_len": 384,
+        },
+        "evaluation": {"batch_size": 16, "max_seq_len": 512},
+        "selection": {"rank_by": "acc", "baselines": ["zero_shot"]},
+    }
+
+
+def check_task(task: str, candidates: list[str], max_steps: int, run_root: Path) -> dict[str, Any]:
+    """Run one task and summarise zero-shot vs fine-tuned scores."""
+    start = time.perf_counter()
+    ranking = run(parse_config(task_config(task, candidates, max_steps, run_root)))
+    assert ranking is not None
+    zero = next(b for b in ranking.baselines if b.baseline == "zero_shot")
+    tuned = {c.candidate: c.score for c in ranking.candidates}
+    tuned_order = [c.candidate for c in ranking.candidates]
+    return {
+        "task": task,
+        "candidates": candidates,
+        "lora_steps": max_steps,
+        "batch_size": 8,
+        "zero_shot_acc": {k: round(v, 4) for k, v in zero.scores.items()},
+        "zero_shot_order": zero.order,
+        "fine_tuned_acc": {k: round(v, 4) for k, v in tuned.items()},
+        "fine_tuned_order": tuned_order,
+        "tie_after_fine_tuning": len(set(tuned.values())) < len(tuned),
+        "fine_tuning_changes_order": zero.order != tuned_order,
+        "leakage": leakage(task),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def main() -> None:
+    """Check the chosen tasks, write the JSON results and each task's checks.yaml."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="*", default=None, help="default: every bundled task")
+    parser.add_argument("--candidates", nargs="*", default=["smollm2-135m", "gemma3-270m"])
+    parser.add_argument("--max-steps", type=int, default=100)
+    parser.add_argument("--run-root", type=Path, default=Path("runs/task_checks"))
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    for task in args.tasks or bundled_task_names():
+        summary = check_task(task, args.candidates, args.max_steps, args.run_root)
+        summary["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        results[task] = summary
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        (BUNDLED_DIR / task / "checks.yaml").write_text(yaml.safe_dump({"checks": summary}, sort_keys=False))
+        print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()
