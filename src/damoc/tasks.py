@@ -59,13 +59,19 @@ def bundled_task_names() -> list[str]:
 
 
 def bundled_task_card(name: str) -> dict[str, Any]:
-    """The task card (source, licence, sizes, fields, metric) of a bundled task."""
+    """The task card (source, licence, sizes, fields, metric) of a bundled task.
+
+    Measured checks (``checks.yaml``, written by ``benchmarks/task_checks.py``) are merged in under
+    ``checks``, so the generated card and the measured numbers stay in separate files.
+    """
     import yaml
 
-    path = BUNDLED_DIR / name / "card.yaml"
-    if not path.is_file():
+    folder = BUNDLED_DIR / name
+    if not (folder / "card.yaml").is_file():
         raise DataError(f"unknown bundled task {name!r}; available: {', '.join(bundled_task_names()) or 'none'}")
-    card: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    card: dict[str, Any] = yaml.safe_load((folder / "card.yaml").read_text(encoding="utf-8"))
+    if (folder / "checks.yaml").is_file():
+        card.update(yaml.safe_load((folder / "checks.yaml").read_text(encoding="utf-8")))
     return card
 
 
