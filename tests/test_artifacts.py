@@ -54,3 +54,21 @@ def test_lock_refuses_live_holder_and_takes_over_stale(tmp_path: Path) -> None:
     with run_lock(tmp_path):  # the holder is dead now: stale lock taken over
         assert (tmp_path / ".lock").read_text() == str(os.getpid())
     assert not (tmp_path / ".lock").exists()
+
+
+def test_out_of_disk_space_is_clear_and_keeps_previous_state(tmp_path: Path) -> None:
+    import errno
+
+    from damoc.errors import DamocError
+
+    final = tmp_path / "stage"
+    with stage_folder(final, "train", "v1") as out:
+        (out / "adapter.safetensors").write_text("v1")
+    with (
+        pytest.raises(DamocError, match="out of disk space while writing the train stage"),
+        stage_folder(final, "train", "v2") as out,
+    ):
+        (out / "adapter.safetensors").write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert (final / "adapter.safetensors").read_text() == "v1" and is_done(final, "v1")
+    assert [p.name for p in tmp_path.iterdir()] == ["stage"]

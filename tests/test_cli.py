@@ -85,3 +85,18 @@ def test_help_lists_commands() -> None:
     assert res.returncode == 0
     for cmd in ("run", "validate", "ls", "data", "model", "train", "evaluate", "rank", "report", "models", "tasks"):
         assert cmd in res.stdout
+
+
+def test_second_run_on_same_folder_refuses(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        (run_dir / ".lock").write_text(str(holder.pid))
+        res = damoc("data", str(cfg_file(tmp_path)))
+        assert res.returncode == 2
+        assert f"is in use by another damoc process (pid {holder.pid})" in " ".join(res.stderr.split())
+        assert sorted(p.name for p in run_dir.iterdir()) == [".lock"], "the refused run must not write anything"
+    finally:
+        holder.kill()
+        holder.wait()
