@@ -18,7 +18,7 @@ def write_cfg(tmp_path: Path, **over: object) -> Path:
     raw: dict[str, object] = {
         "run_dir": str(tmp_path / "run"),
         "task": {"type": "multiple_choice", "train": {"path": str(train)}, "eval": {"path": str(ev)}},
-        "candidates": ["smollm2-135m", {"name": "mine", "path": str(tmp_path)}],
+        "candidates": ["smollm2-135m", {"name": "mine", "alias": "gemma3-270m"}],
     }
     raw.update(over)
     path = tmp_path / "cfg.yaml"
@@ -29,7 +29,7 @@ def write_cfg(tmp_path: Path, **over: object) -> Path:
 def test_defaults_and_candidates(tmp_path: Path) -> None:
     cfg = load_config(write_cfg(tmp_path))
     assert [c.name for c in cfg.candidates] == ["smollm2-135m", "mine"]
-    assert cfg.candidates[0].alias == "smollm2-135m"
+    assert cfg.candidates[0].alias == "smollm2-135m" and cfg.candidates[1].alias == "gemma3-270m"
     assert cfg.model.scorer.method == "block_influence"
     assert cfg.metrics() == ["acc", "acc_norm"]
 

@@ -35,6 +35,10 @@ def _console() -> Any:
 def _setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 
+    from damoc.models import default_cache_dir
+
+    # torch's compiler cache would otherwise land in $TMPDIR: keep damoc's writes in the cache folder
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(default_cache_dir() / "torchinductor"))
     if not verbose:
         # our own progress bars replace the libraries' tqdm bars and advisory warnings
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from damoc.errors import ConfigError
+from damoc.errors import ConfigError, DamocError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TaskType = Literal["multiple_choice", "qa"]
@@ -257,8 +257,11 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> RunConf
     for item in overrides or []:
         _apply_override(raw, item)
     cfg = parse_config(raw, source=str(path))
-    validate_methods(cfg)
-    check_paths(cfg)
+    try:
+        validate_methods(cfg)
+        check_paths(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return cfg
 
 
@@ -330,10 +333,31 @@ def check_paths(cfg: RunConfig) -> None:
         if source is not None and source.path is not None and not source.path.is_file():
             raise ConfigError(f"task.{split}.path: data file not found: {source.path}")
     for i, c in enumerate(cfg.candidates):
-        if c.path is not None and not c.path.is_dir():
-            raise ConfigError(f"candidates.{i} ({c.name}): model folder not found: {c.path}")
-        if c.gguf is not None and not c.gguf.is_file():
-            raise ConfigError(f"candidates.{i} ({c.name}): GGUF file not found: {c.gguf}")
+        try:
+            check_candidate(c, cfg.model.remove_ratio)
+        except DamocError as exc:
+            raise ConfigError(f"candidates.{i} ({c.name}): {exc}") from None
+
+
+def check_candidate(c: CandidateSpec, remove_ratio: float) -> None:
+    """Check a candidate from its files alone (headers, config.json), loading no weights and no torch."""
+    from damoc.model.build import check_candidate_config
+    from damoc.models import ResolvedModel, bundled_models, check_checkpoint_dir, check_gguf_header
+
+    if c.alias is not None and c.alias not in bundled_models():
+        raise ConfigError(f"unknown bundled model {c.alias!r}; available: {', '.join(bundled_models())}")
+    if c.gguf is not None:
+        if not c.gguf.is_file():
+            raise ConfigError(f"GGUF file not found: {c.gguf}")
+        check_gguf_header(c.gguf)
+    if c.path is not None:
+        if not c.path.is_dir():
+            raise ConfigError(f"model folder not found: {c.path}")
+        check_checkpoint_dir(c.path, c.allow_pickle)
+        resolved = ResolvedModel(
+            name=c.name, source=c.path, trust_remote_code=c.trust_remote_code, allow_pickle=c.allow_pickle
+        )
+        check_candidate_config(resolved, remove_ratio)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

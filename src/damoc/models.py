@@ -41,6 +41,7 @@ class ResolvedModel:
     source: Path | str
     revision: str | None = None
     trust_remote_code: bool = False
+    allow_pickle: bool = False
     kind: SourceKind = "path"
 
 
@@ -211,16 +212,82 @@ def prepare_models(
 # ---------------------------------------------------------------- resolving candidates
 
 
-def check_checkpoint_dir(folder: Path) -> None:
-    """Require a folder with config.json and safetensors weights (pickled weights are refused)."""
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+
+
+def check_checkpoint_dir(folder: Path, allow_pickle: bool = False) -> None:
+    """Require a folder with config.json and safetensors weights.
+
+    Pickled weights (``pytorch_model.bin``) are refused unless ``allow_pickle``: unpickling can run
+    code. Only ``.bin`` files are loadable then (transformers reads them with ``weights_only=True``).
+    """
     if not folder.is_dir():
         raise ModelError(f"{folder}: model folder not found")
     if not (folder / "config.json").is_file():
         raise ModelError(f"{folder}: folder has no config.json; expected a Hugging Face checkpoint folder")
-    if not list(folder.glob("*.safetensors")):
-        pickled = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
-        found = f"found {', '.join(pickled)} (pickle), refused" if pickled else "found no weights"
-        raise ModelError(f"{folder}: folder has no safetensors weights; {found}")
+    if has_safetensors(folder):
+        return
+    pickled = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if not pickled:
+        raise ModelError(f"{folder}: folder has no safetensors weights; found no weights")
+    if allow_pickle and any(name.endswith(".bin") for name in pickled):
+        return
+    hint = (
+        "set allow_pickle: true on this candidate to load pytorch_model.bin with torch weights_only=True"
+        if not allow_pickle
+        else "only pytorch_model*.bin files can be loaded with allow_pickle"
+    )
+    raise ModelError(
+        f"{folder}: folder has no safetensors weights; found {', '.join(pickled)} (pickle), refused: "
+        f"unpickling can run code. Convert the weights to safetensors, or {hint}"
+    )
+
+
+def has_safetensors(folder: Path) -> bool:
+    """True when a local checkpoint folder holds safetensors weights."""
+    return any(folder.glob("*.safetensors"))
+
+
+def read_config_json(folder: Path) -> dict[str, Any]:
+    """A checkpoint folder's ``config.json`` as a dict; invalid JSON is a ModelError naming the file."""
+    path = folder / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not a readable JSON model config ({exc})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def check_config_safe_causal(config: dict[str, Any], source: str, trust_remote_code: bool = False) -> None:
+    """Refuse, from config.json alone, a model that needs its own code or is not a causal LM.
+
+    Reads config.json only (transformers is imported only when it has an ``auto_map``), so the model
+    stage fails before loading any weights. Code named in ``auto_map`` never runs unless the
+    candidate sets ``trust_remote_code``; a known model_type with an ``auto_map`` loads transformers'
+    own class.
+    """
+    auto_map = config.get("auto_map") or {}
+    model_type = config.get("model_type")
+    if auto_map and not trust_remote_code and not _known_model_type(model_type):
+        raise ModelError(
+            f"{source}: model_type {model_type!r} needs the checkpoint's own Python code (auto_map: "
+            f"{', '.join(sorted(auto_map))}); damoc does not run it unless the candidate sets trust_remote_code: true"
+        )
+    declared = config.get("architectures") or []
+    remote_causal = trust_remote_code and "AutoModelForCausalLM" in auto_map
+    if declared and not remote_causal and not any(str(a).endswith(CAUSAL_SUFFIXES) for a in declared):
+        raise ModelError(
+            f"{source}: model_type {model_type!r} (architectures {declared}) is not a causal LM; "
+            "damoc needs a decoder-only language model that AutoModelForCausalLM can load"
+        )
+
+
+def _known_model_type(model_type: Any) -> bool:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return isinstance(model_type, str) and model_type in CONFIG_MAPPING_NAMES
 
 
 def resolve_candidate(
@@ -231,13 +298,17 @@ def resolve_candidate(
     Raises:
         ModelError: unknown alias, folder without safetensors weights, missing GGUF file.
     """
-    common: dict[str, Any] = {"name": spec.name, "trust_remote_code": spec.trust_remote_code}
+    common: dict[str, Any] = {
+        "name": spec.name,
+        "trust_remote_code": spec.trust_remote_code,
+        "allow_pickle": spec.allow_pickle,
+    }
     if spec.alias is not None:
         path = prepare_models([spec.alias], cache_dir, progress)[spec.alias]
         return ResolvedModel(source=path, kind="alias", **common)
     if spec.path is not None:
         folder = Path(spec.path).expanduser()
-        check_checkpoint_dir(folder)
+        check_checkpoint_dir(folder, spec.allow_pickle)
         return ResolvedModel(source=folder, kind="path", **common)
     if spec.gguf is not None:
         return ResolvedModel(source=_prepare_gguf(Path(spec.gguf).expanduser(), cache_dir), kind="gguf", **common)
@@ -245,9 +316,24 @@ def resolve_candidate(
     return ResolvedModel(source=spec.hf, revision=spec.revision, kind="hf", **common)
 
 
+GGUF_MAGIC = b"GGUF"
+
+
+def check_gguf_header(gguf: Path) -> None:
+    """Refuse a file that does not start with the GGUF magic bytes, before hashing or converting it."""
+    with open(gguf, "rb") as fh:
+        head = fh.read(len(GGUF_MAGIC))
+    if head != GGUF_MAGIC:
+        raise ModelError(
+            f"{gguf}: not a GGUF file (it starts with {head!r}; a GGUF file starts with {GGUF_MAGIC!r}); "
+            "the file is corrupted or has another format"
+        )
+
+
 def _prepare_gguf(gguf: Path, cache_dir: Path | None) -> Path:
     if not gguf.is_file():
         raise ModelError(f"GGUF file not found: {gguf}")
+    check_gguf_header(gguf)
     digest = sha256_file(gguf)
     out_dir = (cache_dir or default_cache_dir()) / "models" / f"gguf-{digest[:16]}"
     return convert_gguf(gguf, out_dir, {"sha256": digest, "file": gguf.name})
@@ -291,20 +377,30 @@ def check_safetensors(folder: Path) -> None:
 
     for path in sorted(folder.glob("*.safetensors")):
         try:
-            with safe_open(str(path), framework="pt") as fh:
+            # numpy: reading the header needs no torch, so a bad file fails before torch loads
+            with safe_open(str(path), framework="numpy") as fh:
                 fh.keys()
         except Exception as exc:
             raise ModelError(f"{path}: corrupted safetensors file ({exc})") from None
 
 
-def _source_kwargs(src: ResolvedModel | Path) -> tuple[str, dict[str, Any]]:
-    if isinstance(src, Path):
-        src = ResolvedModel(name=src.name, source=src)
+def _source_kwargs(src: ResolvedModel) -> tuple[str, dict[str, Any]]:
     if isinstance(src.source, Path):
-        check_checkpoint_dir(src.source)
+        check_checkpoint_dir(src.source, src.allow_pickle)
         check_safetensors(src.source)
+        check_config_safe_causal(read_config_json(src.source), str(src.source), src.trust_remote_code)
     kwargs = {"revision": src.revision, "trust_remote_code": src.trust_remote_code}
     return str(src.source), kwargs
+
+
+def _weights_kwargs(src: ResolvedModel) -> dict[str, Any]:
+    """Safetensors only, unless the candidate allows pickle (then torch.load with weights_only=True)."""
+    if not src.allow_pickle:
+        return {"use_safetensors": True}
+    local = isinstance(src.source, Path)
+    # a local folder with safetensors keeps using them; a hub id prefers them when it has both
+    use = True if local and has_safetensors(Path(src.source)) else (False if local else None)
+    return {"use_safetensors": use, "weights_only": True}
 
 
 def _require_causal_lm(source: str, kwargs: dict[str, Any]) -> None:
@@ -343,11 +439,15 @@ def load_model(src: ResolvedModel | Path, device: str = "auto", *, for_training:
     """
     from transformers import AutoModelForCausalLM
 
+    if isinstance(src, Path):
+        src = ResolvedModel(name=src.name, source=src)
     source, kwargs = _source_kwargs(src)
     _require_causal_lm(source, kwargs)
     dev = pick_device(device)
     try:
-        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=pick_dtype(dev), use_safetensors=True, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            source, dtype=pick_dtype(dev), **_weights_kwargs(src), **kwargs
+        )
         tokenizer = load_tokenizer(source, **kwargs)
     except Exception as exc:
         raise ModelError(f"{source}: loading failed: {type(exc).__name__}: {exc}") from exc

@@ -207,7 +207,7 @@ def _zero_shot_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, pr
     resolved = resolve_candidate(spec, cfg.cache_dir, progress)
     with stage_folder(folder, "zero_shot", h.zero_shot) as out:
         evaluate(
-            Path(resolved.source),
+            resolved,
             layout.data_dir / "eval.jsonl",
             cfg.task.type,
             cfg.evaluation,

@@ -12,13 +12,16 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from damoc.artifacts import write_json_atomic, write_text_atomic
 from damoc.config import EvaluationConfig
 from damoc.errors import DataError, ModelError
+
+if TYPE_CHECKING:
+    from damoc.models import ResolvedModel
 from damoc.evaluation.metrics import build_metrics
 from damoc.progress import ProgressFn
 from damoc.prompts import PromptSpec
@@ -44,7 +47,7 @@ class EvalReport(BaseModel):
 
 
 def evaluate(
-    model_dir: Path,
+    model_dir: Path | ResolvedModel,
     eval_file: Path,
     task_type: Literal["multiple_choice", "qa"],
     cfg: EvaluationConfig,
@@ -59,7 +62,7 @@ def evaluate(
     """Evaluate the model in ``model_dir`` (plus an optional adapter) on ``eval_file``.
 
     Args:
-        model_dir: checkpoint folder (a proxy, or the original model for a zero-shot baseline).
+        model_dir: checkpoint folder (a proxy), or a resolved candidate (the original model, for the zero-shot baseline).
         eval_file: normalised examples (JSONL from :func:`damoc.tasks.write_examples`).
         task_type: ``multiple_choice`` (log-likelihood of each choice) or ``qa`` (greedy generation).
         cfg: the evaluation section of the run config (batch size, lengths).
@@ -83,7 +86,7 @@ def evaluate(
     scorers = build_metrics(metrics, task_type)
     examples = read_examples(eval_file)
     check_examples(examples, task_type, eval_file)
-    model, tokenizer = load_for_eval(Path(model_dir), adapter_dir, device)
+    model, tokenizer = load_for_eval(model_dir, adapter_dir, device)
     rows = predict(examples, task_type, model, tokenizer, cfg, progress, prompt)
     values = {m.name: float(m.compute(rows)) for m in scorers}
     write_text_atomic(out_dir / PREDICTIONS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -128,7 +131,7 @@ def predict(
     )
 
 
-def load_for_eval(model_dir: Path, adapter_dir: Path | None, device: str) -> tuple[Any, Any]:
+def load_for_eval(model_dir: Path | ResolvedModel, adapter_dir: Path | None, device: str) -> tuple[Any, Any]:
     """The model in eval mode with the adapter merged in, or the full checkpoint in ``adapter_dir``."""
     from damoc.models import load_model
 

@@ -31,11 +31,28 @@ def architecture(model: Any) -> dict[str, Any]:
     model_type = getattr(model.config, "model_type", None)
     table = architectures()
     if model_type not in table:
-        raise ModelError(
-            f"architecture {model_type!r} is not supported for layer removal; "
-            f"supported: {', '.join(sorted(table))} (add an entry to damoc/model/architectures.json)"
-        )
+        raise ModelError(_unsupported(model_type))
     return table[model_type]
+
+
+def _unsupported(model_type: Any) -> str:
+    return (
+        f"architecture {model_type!r} is not supported for layer removal; "
+        f"supported: {', '.join(sorted(architectures()))} (add an entry to damoc/model/architectures.json)"
+    )
+
+
+def check_layer_plan(config: dict[str, Any], source: str, remove_ratio: float) -> None:
+    """From a config.json dict: the family is supported and ``remove_ratio`` leaves at least one layer."""
+    model_type = config.get("model_type")
+    if model_type not in architectures():
+        raise ModelError(f"{source}: {_unsupported(model_type)}")
+    num_layers = config.get("num_hidden_layers")
+    if isinstance(num_layers, int) and not isinstance(num_layers, bool):
+        try:
+            num_layers_to_remove(num_layers, remove_ratio)
+        except ModelError as exc:
+            raise ModelError(f"{source}: {exc}") from None
 
 
 def _get_path(obj: Any, dotted: str) -> Any:
