@@ -7,18 +7,21 @@ so on, so changing one config section re-runs that stage and the ones after it, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from damoc.artifacts import RunLayout, clean_stale_temps, is_done, run_lock, stage_folder, write_text_atomic
-from damoc.config import RunConfig, dump_config, section_hash
+from damoc.config import CandidateSpec, RunConfig, dump_config, section_hash
 from damoc.errors import DamocError
 from damoc.executors import run_candidates
 from damoc.progress import ProgressFn
 from damoc.prompts import PromptSpec
 from damoc.selection.ranking import Ranking
+
+if TYPE_CHECKING:
+    from damoc.models import ResolvedModel
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +112,45 @@ def run_data(cfg: RunConfig, layout: RunLayout, progress: ProgressFn | None) -> 
     log.info("data: written to %s", layout.data_dir)
 
 
+@dataclass(frozen=True)
+class CandidateJob:
+    """Everything the per-candidate stages of one candidate need."""
+
+    cfg: RunConfig
+    layout: RunLayout
+    name: str
+    progress: ProgressFn | None
+
+    @property
+    def hashes(self) -> Hashes:
+        return stage_hashes(self.cfg, self.name)
+
+    @property
+    def spec(self) -> CandidateSpec:
+        return next(c for c in self.cfg.candidates if c.name == self.name)
+
+    @property
+    def prompt(self) -> PromptSpec:
+        return PromptSpec.from_task(self.cfg.task)
+
+
 def run_candidate(
     cfg: RunConfig, layout: RunLayout, name: str, stages: Sequence[str], progress: ProgressFn | None
 ) -> None:
     """Stages 2-4 (and the zero-shot baseline's evaluation) for one candidate."""
-    h = stage_hashes(cfg, name)
+    job = CandidateJob(cfg, layout, name, progress)
+    h = job.hashes
     _require(layout.data_dir, h.data, "data", name)
     if "model" in stages:
-        _model_stage(cfg, layout, name, h, progress)
+        _model_stage(job)
     if "train" in stages:
         _require(layout.proxy_dir(name), h.model, "model", name)
-        _train_stage(cfg, layout, name, h, progress)
+        _train_stage(job)
     if "evaluate" in stages:
         _require(layout.adapter_dir(name), h.train, "train", name)
-        _eval_stage(cfg, layout, name, h, progress)
+        _eval_stage(job)
         if "zero_shot" in cfg.selection.baselines:
-            _zero_shot_stage(cfg, layout, name, h, progress)
+            _zero_shot_stage(job)
 
 
 def _require(folder: Path, h: str, stage: str, name: str) -> None:
@@ -135,96 +161,101 @@ def _require(folder: Path, h: str, stage: str, name: str) -> None:
         )
 
 
-def _model_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, progress: ProgressFn | None) -> None:
+def _run_stage(
+    folder: Path, h: str, stage: str, name: str, write: Callable[[Path], object], inputs: dict[str, Any] | None = None
+) -> None:
+    """Skip a finished stage (resume); else let ``write`` fill a temporary folder that becomes ``folder``."""
+    if is_done(folder, h):
+        log.info("%s: %s done already (resume)", name, stage)
+        return
+    log.info("%s: %s", name, stage)
+    with stage_folder(folder, stage, h, inputs) as out:
+        write(out)
+
+
+def _model_stage(job: CandidateJob) -> None:
     from damoc.model import build_proxy
 
-    folder = layout.proxy_dir(name)
-    if _skip(folder, h.model, "model", name):
-        return
-    spec = next(c for c in cfg.candidates if c.name == name)
-    with stage_folder(folder, "model", h.model, {"candidate": spec.model_dump(mode="json")}) as out:
-        build_proxy(
-            spec,
-            layout.data_dir / "calib.jsonl",
+    cfg, calib = job.cfg, job.layout.data_dir / "calib.jsonl"
+    _run_stage(
+        job.layout.proxy_dir(job.name),
+        job.hashes.model,
+        "model",
+        job.name,
+        lambda out: build_proxy(
+            job.spec,
+            calib,
             cfg.model,
             out,
             seed=cfg.seed,
             device=cfg.device,
             cache_dir=cfg.cache_dir,
-            progress=progress,
-            prompt=PromptSpec.from_task(cfg.task),
-        )
+            progress=job.progress,
+            prompt=job.prompt,
+        ),
+        {"candidate": job.spec.model_dump(mode="json")},
+    )
 
 
-def _train_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, progress: ProgressFn | None) -> None:
+def _train_stage(job: CandidateJob) -> None:
     from damoc.training import train_proxy
 
-    folder = layout.adapter_dir(name)
-    if _skip(folder, h.train, "train", name):
-        return
-    with stage_folder(folder, "train", h.train) as out:
-        train_proxy(
-            layout.proxy_dir(name),
+    cfg, layout = job.cfg, job.layout
+    _run_stage(
+        layout.adapter_dir(job.name),
+        job.hashes.train,
+        "train",
+        job.name,
+        lambda out: train_proxy(
+            layout.proxy_dir(job.name),
             layout.data_dir / "train.jsonl",
             cfg.training,
             out,
             seed=cfg.seed,
             device=cfg.device,
-            progress=progress,
-            prompt=PromptSpec.from_task(cfg.task),
-        )
+            progress=job.progress,
+            prompt=job.prompt,
+        ),
+    )
 
 
-def _eval_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, progress: ProgressFn | None) -> None:
+def _evaluate(job: CandidateJob, model: Path | ResolvedModel, out: Path, adapter_dir: Path | None) -> None:
     from damoc.evaluation import evaluate
 
-    folder = layout.eval_dir(name)
-    if _skip(folder, h.eval, "evaluate", name):
-        return
-    with stage_folder(folder, "evaluate", h.eval) as out:
-        evaluate(
-            layout.proxy_dir(name),
-            layout.data_dir / "eval.jsonl",
-            cfg.task.type,
-            cfg.evaluation,
-            cfg.metrics(),
-            out,
-            adapter_dir=layout.adapter_dir(name),
-            device=cfg.device,
-            progress=progress,
-            prompt=PromptSpec.from_task(cfg.task),
-        )
+    cfg = job.cfg
+    evaluate(
+        model,
+        job.layout.data_dir / "eval.jsonl",
+        cfg.task.type,
+        cfg.evaluation,
+        cfg.metrics(),
+        out,
+        adapter_dir=adapter_dir,
+        device=cfg.device,
+        progress=job.progress,
+        prompt=job.prompt,
+    )
 
 
-def _zero_shot_stage(cfg: RunConfig, layout: RunLayout, name: str, h: Hashes, progress: ProgressFn | None) -> None:
-    from damoc.evaluation import evaluate
+def _eval_stage(job: CandidateJob) -> None:
+    proxy, adapter = job.layout.proxy_dir(job.name), job.layout.adapter_dir(job.name)
+    _run_stage(
+        job.layout.eval_dir(job.name),
+        job.hashes.eval,
+        "evaluate",
+        job.name,
+        lambda out: _evaluate(job, proxy, out, adapter),
+    )
+
+
+def _zero_shot_stage(job: CandidateJob) -> None:
+    """The full, untuned candidate on the same eval set: the zero_shot baseline's scores."""
     from damoc.models import resolve_candidate
 
-    folder = layout.zero_shot_dir(name)
-    if _skip(folder, h.zero_shot, "zero-shot evaluation", name):
-        return
-    spec = next(c for c in cfg.candidates if c.name == name)
-    resolved = resolve_candidate(spec, cfg.cache_dir, progress)
-    with stage_folder(folder, "zero_shot", h.zero_shot) as out:
-        evaluate(
-            resolved,
-            layout.data_dir / "eval.jsonl",
-            cfg.task.type,
-            cfg.evaluation,
-            cfg.metrics(),
-            out,
-            device=cfg.device,
-            progress=progress,
-            prompt=PromptSpec.from_task(cfg.task),
-        )
+    def write(out: Path) -> None:
+        _evaluate(job, resolve_candidate(job.spec, job.cfg.cache_dir, job.progress), out, None)
 
-
-def _skip(folder: Path, h: str, stage: str, name: str) -> bool:
-    if is_done(folder, h):
-        log.info("%s: %s done already (resume)", name, stage)
-        return True
-    log.info("%s: %s", name, stage)
-    return False
+    _run_stage(job.layout.zero_shot_dir(job.name), job.hashes.zero_shot, "zero_shot", job.name, write)
 
 
 def run_rank(cfg: RunConfig, layout: RunLayout) -> Ranking:
