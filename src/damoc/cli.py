@@ -87,7 +87,8 @@ def _print_ranking(ranking: Any, run_dir: Path) -> None:
         table.add_column(h, justify="left" if h == "candidate" else "right")
     for r in rows:
         table.add_row(*r)
-    console = Console()
+    # a pipe or log file gets the full table instead of rich's 80-column default
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(table)
     for b in ranking.baselines:
         console.print(f"baseline {b.baseline}: {' > '.join(b.order)} (same top pick: {b.picks_same_top})")

@@ -203,9 +203,9 @@ def prepare_models(
         _entry(alias)
     out: dict[str, Path] = {}
     for i, alias in enumerate(aliases):
-        tick(progress, f"preparing {alias}", i, len(aliases))
+        tick(progress, "bundled models", i, len(aliases))
         out[alias] = prepare_model(alias, cache_dir)
-    tick(progress, "models prepared", len(aliases), len(aliases))
+    tick(progress, "bundled models", len(aliases), len(aliases))
     return out
 
 
