@@ -8,7 +8,7 @@ historical dates and sports). It writes ``train.jsonl``, ``eval.jsonl`` and ``ca
 those tables. Standard library only; the output is byte-identical from one run to the next.
 
 It follows the rules of ``build_world_facts.py`` and reuses its code (items, distractor picking,
-the split, the records, the checks), including its seed. Because the seed and the split function
+the split, the records, the checks, most of them from ``scripts/taskgen.py``), including its seed. Because the seed and the split function
 are shared, every ``world_facts`` fact lands in the same split here as in ``world_facts``, so the
 two tasks can be used together without an eval question of one being a train question of the other.
 
@@ -41,7 +41,9 @@ sys.path.insert(0, str(SCRIPTS))
 sys.dont_write_bytecode = True  # leave no __pycache__ in scripts/
 
 import build_world_facts as wf  # noqa: E402
-from build_world_facts import Item, make_item  # noqa: E402
+import taskgen  # noqa: E402
+from build_world_facts import make_item  # noqa: E402
+from taskgen import N_CHOICES, Item, Records  # noqa: E402
 
 TASK_DIR = SCRIPTS.parent / "src" / "damoc" / "bundled_tasks" / "general_qa"
 TABLES = TASK_DIR / "tables"
@@ -108,22 +110,17 @@ SOURCE = (
 
 def table(name: str) -> list[dict[str, str]]:
     """Rows of ``general_qa/tables/<name>.csv``."""
-    return wf.read_table(name, TABLES)
+    return taskgen.read_table(TABLES, name)
 
 
 def listed(text: str) -> set[str]:
     """The values of a ``;``-separated cell."""
-    return {part.strip() for part in text.split(";") if part.strip()}
+    return set(taskgen.split_cell(text))
 
 
 def bare(text: str) -> str:
     """``text`` without a leading lower-case article ("the Mona Lisa" -> "Mona Lisa")."""
     return text.removeprefix("the ")
-
-
-def capitalised(text: str) -> str:
-    """``text`` with its first letter in upper case."""
-    return text[:1].upper() + text[1:]
 
 
 def ordinal(n: int) -> str:
@@ -473,10 +470,10 @@ def event_items(rows: list[dict[str, str]]) -> list[Item]:
             q = f"In which century did {event} take place?"
             items.append(make_item("history", unit, q, century(year), centuries, near))
         if years[year] == 1:
-            close = {capitalised(r["event"]) for r in rows if abs(int(r["year"]) - year) <= 60 and r is not row}
+            close = {taskgen.cap(r["event"]) for r in rows if abs(int(r["year"]) - year) <= 60 and r is not row}
             q = f"Which of these events took place in {year}?"
-            pool = [capitalised(r["event"]) for r in rows if int(r["year"]) != year]
-            items.append(make_item("history", unit, q, capitalised(event), pool, close.__contains__))
+            pool = [taskgen.cap(r["event"]) for r in rows if int(r["year"]) != year]
+            items.append(make_item("history", unit, q, taskgen.cap(event), pool, close.__contains__))
     return items
 
 
@@ -563,18 +560,18 @@ def validate(tables: dict[str, list[dict[str, str]]], articles: dict[str, str]) 
         "team_sports": "sport",
     }
     for name, column in keys.items():
-        wf.require_unique(tables[name], column, name)
+        taskgen.require_unique(tables[name], column, name)
     for name, column in (("si_units", "symbol"), ("si_units", "quantity"), ("si_prefixes", "symbol")):
-        wf.require_unique(tables[name], column, name)
-    wf.require_allowed(tables["rivers"], "continent", wf.CONTINENTS, "rivers")
-    wf.require_allowed(tables["mountains"], "continent", CONTINENTS, "mountains")
-    wf.require_allowed(tables["subdivisions"], "country", SUBDIVISION_KIND, "subdivisions")
-    wf.require_allowed(tables["river_cities"], "river", {r["river"] for r in tables["rivers"]}, "river_cities")
-    wf.require_allowed(tables["paintings"], "painter", {r["painter"] for r in tables["painters"]}, "paintings")
-    wf.require_allowed(tables["music"], "composer", {r["composer"] for r in tables["composers"]}, "music")
+        taskgen.require_unique(tables[name], column, name)
+    taskgen.require_allowed(tables["rivers"], "continent", wf.CONTINENTS, "rivers")
+    taskgen.require_allowed(tables["mountains"], "continent", CONTINENTS, "mountains")
+    taskgen.require_allowed(tables["subdivisions"], "country", SUBDIVISION_KIND, "subdivisions")
+    taskgen.require_allowed(tables["river_cities"], "river", {r["river"] for r in tables["rivers"]}, "river_cities")
+    taskgen.require_allowed(tables["paintings"], "painter", {r["painter"] for r in tables["painters"]}, "paintings")
+    taskgen.require_allowed(tables["music"], "composer", {r["composer"] for r in tables["composers"]}, "music")
     highest = [{"country": c} for r in tables["mountains"] for c in listed(r["highest_in"])]
-    wf.require_unique(highest, "country", "mountains (highest_in)")
-    wf.require_allowed(highest, "country", articles, "mountains (highest_in)")
+    taskgen.require_unique(highest, "country", "mountains (highest_in)")
+    taskgen.require_allowed(highest, "country", articles, "mountains (highest_in)")
 
 
 def new_items(articles: dict[str, str]) -> list[Item]:
@@ -613,9 +610,6 @@ def new_items(articles: dict[str, str]) -> list[Item]:
 # ---------------------------------------------------------------- extra checks and output
 
 
-Records = list[dict[str, object]]
-
-
 def giveaways(items: Iterable[Item]) -> list[str]:
     """Questions whose right answer appears in them as a whole word."""
     found = []
@@ -635,7 +629,7 @@ def cross_task(train: Records, evals: Records) -> tuple[dict[str, int], list[str
     """Compare with the world_facts files: its facts must keep their split here. Returns counts for the
     card and the problems found."""
     wf_train, wf_eval = read_questions(wf.TASK_DIR / "train.jsonl"), read_questions(wf.TASK_DIR / "eval.jsonl")
-    ours_train, ours_eval = {str(r["question"]) for r in train}, {str(r["question"]) for r in evals}
+    ours_train, ours_eval = taskgen.questions(train), taskgen.questions(evals)
     counts = {
         "wf_train_in_train": len(wf_train & ours_train),
         "wf_eval_in_eval": len(wf_eval & ours_eval),
@@ -649,27 +643,20 @@ def cross_task(train: Records, evals: Records) -> tuple[dict[str, int], list[str
     return counts, problems
 
 
-def positions(records: Records) -> str:
-    """ "A=12 B=12 C=11 D=11": how often the right answer is at each position."""
-    pos = Counter(int(str(r["answer"])) for r in records)
-    return " ".join(f"{'ABCD'[p]}={pos[p]}" for p in range(wf.N_CHOICES))
-
-
 def card_checks(train: Records, evals: Records, units: dict[str, str], overlap: dict[str, int]) -> list[str]:
     """The card's leakage_check lines, with the numbers they rest on."""
-    train_u = {units[str(r["question"])] for r in train}
-    eval_u = {units[str(r["question"])] for r in evals}
-    train_q = {str(r["question"]) for r in train}
+    train_q, eval_q = taskgen.questions(train), taskgen.questions(evals)
+    train_u, eval_u = {units[q] for q in train_q}, {units[q] for q in eval_q}
     return [
         f"no eval question string appears in train (0 of {len(evals)} eval questions)",
         "no (entity, relation) pair is in both splits, under any question template "
         f"({len(train_u)} train pairs, {len(eval_u)} eval pairs, {len(train_u & eval_u)} shared)",
         f"no question string repeats within a split ({len(train_q)} distinct train questions, "
-        f"{len({str(r['question']) for r in evals})} distinct eval questions)",
-        f"every example has {wf.N_CHOICES} distinct choices and a valid 0-based answer index "
+        f"{len(eval_q)} distinct eval questions)",
+        f"every example has {N_CHOICES} distinct choices and a valid 0-based answer index "
         f"({len(train) + len(evals)} examples)",
         "the right answer's position is balanced over A-D within each split and topic "
-        f"(train {positions(train)}; eval {positions(evals)})",
+        f"(train {taskgen.positions_text(train)}; eval {taskgen.positions_text(evals)})",
         "world_facts facts keep their world_facts split: "
         f"{overlap['wf_train_in_train']} of {overlap['wf_train']} world_facts train questions are in train, "
         f"{overlap['wf_eval_in_eval']} of {overlap['wf_eval']} world_facts eval questions are in eval, 0 cross over",
@@ -687,22 +674,13 @@ def main() -> int:
     if not problems:
         overlap, problems = cross_task(train, evals)
     if problems:
-        print("\n".join(problems), file=sys.stderr)
-        return 1
+        return taskgen.print_problems(problems)
     units = {i.question: i.unit for i in items}
-    card = wf.card_text(
-        train,
-        evals,
-        name="general_qa",
-        description=DESCRIPTION,
-        source=SOURCE,
-        topics=TOPICS,
-        checks=card_checks(train, evals, units, overlap),
+    checks = card_checks(train, evals, units, overlap)
+    taskgen.write_task(
+        TASK_DIR, train, evals, taskgen.card_text("general_qa", DESCRIPTION, SOURCE, train, evals, TOPICS, checks)
     )
-    wf.write_jsonl(TASK_DIR / "train.jsonl", train)
-    wf.write_jsonl(TASK_DIR / "eval.jsonl", evals)
-    (TASK_DIR / "card.yaml").write_text(card, encoding="utf-8", newline="\n")
-    wf.report(train, evals, TOPICS)
+    taskgen.report(train, evals, TOPICS, width=20)
     print("checks passed: no leakage, 4 distinct choices, valid answer indices, no giveaways, world_facts split kept")
     return 0
 

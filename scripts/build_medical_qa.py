@@ -31,9 +31,6 @@ answer-position balance). The questions are for model-selection benchmarking, no
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import math
 import random
 import re
@@ -41,13 +38,18 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+
+sys.dont_write_bytecode = True  # leave no __pycache__ in scripts/
+
+import taskgen  # noqa: E402
+from taskgen import N_CHOICES, Records, cap, split_cell  # noqa: E402
 
 TASK_DIR = Path(__file__).resolve().parent.parent / "src" / "damoc" / "bundled_tasks" / "medical_qa"
 TABLES = TASK_DIR / "tables"
 SEED = "damoc-medical-qa-v1"
 EVAL_FRACTION = 0.2
-N_CHOICES = 4
 
 TOPICS = (
     "drug_class",
@@ -254,29 +256,19 @@ SOURCE = (
 
 
 @dataclass(frozen=True)
-class Item:
-    """One question before the right answer is placed among the choices."""
+class Item(taskgen.Item):
+    """One question before the right answer is placed among the choices; its unit is "group|entity",
+    shared by every question about one entity."""
 
-    topic: str
-    unit: str  # "group|entity": the split unit, shared by every question about one entity
-    question: str
-    answer: str
-    distractors: tuple[str, ...]
     entity: str = ""  # the unit before linked units were merged (kept for the leakage check)
 
 
 # ---------------------------------------------------------------- tables and helpers
 
 
-def read_table(name: str) -> list[dict[str, str]]:
-    """Rows of ``tables/<name>.csv`` with surrounding spaces stripped."""
-    with open(TABLES / f"{name}.csv", encoding="utf-8", newline="") as fh:
-        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def items_of(value: str) -> list[str]:
-    """The entries of a semicolon-separated cell."""
-    return [v.strip() for v in value.split(";") if v.strip()]
+read_table = partial(taskgen.read_table, TABLES)
+unit_rng = partial(taskgen.seeded_rng, SEED)
+digest = partial(taskgen.seeded_hash, SEED)  # a stable hash to rank units and pick representatives
 
 
 def require(condition: bool, message: str) -> None:
@@ -287,14 +279,17 @@ def require(condition: bool, message: str) -> None:
 
 def require_unique(rows: list[dict[str, str]], column: str, table: str) -> None:
     """Fail if a non-empty value repeats in ``column``."""
-    counts = Counter(r[column] for r in rows if r[column])
-    repeated = sorted(v for v, n in counts.items() if n > 1)
-    require(not repeated, f"{table}.csv: column {column!r} repeats {repeated}")
+    taskgen.require_unique(rows, column, table, prefix="table error: ")
 
 
-def cap(text: str) -> str:
-    """``text`` with its first letter in upper case (for descriptive answers)."""
-    return text[:1].upper() + text[1:]
+def maps_to(mapping: dict[str, str], value: str, key: str) -> bool:
+    """Whether ``mapping[key]`` is ``value`` (with ``partial``, a test for near wrong choices)."""
+    return mapping[key] == value
+
+
+def has_member(mapping: dict[str, set[str]], value: str, key: str) -> bool:
+    """Whether ``value`` is in ``mapping[key]`` (with ``partial``, a test for near wrong choices)."""
+    return value in mapping[key]
 
 
 def symmetric(pairs: dict[str, list[str]]) -> dict[str, set[str]]:
@@ -307,38 +302,13 @@ def symmetric(pairs: dict[str, list[str]]) -> dict[str, set[str]]:
     return out
 
 
-def unit_rng(*parts: str) -> random.Random:
-    """A generator seeded by a string, hence identical on every run and machine."""
-    return random.Random("|".join((SEED, *parts)))
-
-
-def digest(text: str) -> str:
-    """A stable hash used to rank units and pick representatives."""
-    return hashlib.sha256(f"{SEED}|{text}".encode()).hexdigest()
-
-
-def pick_distractors(
-    answer: str, pool: Iterable[str], rng: random.Random, prefer: Callable[[str], bool] | None = None
-) -> tuple[str, ...]:
-    """Three distinct wrong choices from ``pool``, taken from the ``prefer``red ones first."""
-    candidates = sorted({c for c in pool if c and c.casefold() != answer.casefold()})
-    preferred = [c for c in candidates if prefer is not None and prefer(c)]
-    rest = [c for c in candidates if c not in preferred]
-    need = N_CHOICES - 1
-    if len(candidates) < need:
-        raise ValueError(f"only {len(candidates)} wrong choices for {answer!r}")
-    if len(preferred) >= need:
-        return tuple(rng.sample(preferred, need))
-    chosen = preferred + rng.sample(rest, need - len(preferred))
-    rng.shuffle(chosen)
-    return tuple(chosen)
-
-
 def item(
     topic: str, unit: str, question: str, answer: str, pool: Iterable[str], prefer: Callable[[str], bool] | None = None
 ) -> Item:
-    """An ``Item`` whose distractors are drawn from ``pool`` with a generator seeded by the question."""
-    return Item(topic, unit, question, answer, pick_distractors(answer, pool, unit_rng(question), prefer))
+    """An ``Item`` whose distractors are drawn from ``pool`` with a generator seeded by the question (wrong
+    choices that differ from the answer only in case are left out)."""
+    distractors = taskgen.pick_distractors(answer, pool, unit_rng(question), prefer, fold=str.casefold)
+    return Item(topic, unit, question, answer, distractors)
 
 
 # ---------------------------------------------------------------- drugs
@@ -373,15 +343,16 @@ def load_drugs() -> tuple[list[Drug], dict[str, DrugClass], dict[str, set[str]],
     classes = {
         r["class"]: DrugClass(r["class"], r["article"], r["mechanism"], r["functional"] == "yes") for r in class_rows
     }
-    excl = symmetric({r["class"]: items_of(r["exclude_classes"]) for r in class_rows})
+    excl = symmetric({r["class"]: split_cell(r["exclude_classes"]) for r in class_rows})
     for name, others in excl.items():
         require(name in classes and others <= set(classes), f"drug_classes.csv: unknown class near {name!r}")
-    drugs, condition_area = [], {}
+    drugs: list[Drug] = []
+    condition_area: dict[str, str] = {}
     for r in drug_rows:
-        areas = items_of(r["areas"])
+        areas = split_cell(r["areas"])
         require(set(areas) <= set(AREAS), f"drugs.csv: bad area for {r['drug']}: {areas}")
         require(bool(r["indication"]) == bool(areas), f"drugs.csv: {r['drug']} needs both indication and areas")
-        names = tuple(x for x in [r["class"], *items_of(r["other_classes"])] if x)
+        names = tuple(x for x in [r["class"], *split_cell(r["other_classes"])] if x)
         require(set(names) <= set(classes), f"drugs.csv: unknown class for {r['drug']}: {names}")
         if r["indication"]:
             area = condition_area.setdefault(r["indication"], areas[0])
@@ -415,7 +386,7 @@ def drug_class_items(drugs: list[Drug], classes: dict[str, DrugClass], excl: dic
         pool = [c for c in main_classes if c not in blocked and not (classes[c].functional and areas_of[c] & d.areas)]
         q = f"Which drug class does {d.name} belong to?"
         items.append(
-            item("drug_class", f"drug|{d.name}", q, d.classes[0], pool, lambda c, d=d: d.main_area in areas_of[c])
+            item("drug_class", f"drug|{d.name}", q, d.classes[0], pool, partial(has_member, areas_of, d.main_area))
         )
     for c in main_classes:
         rep = next(d for d in drugs if d.name == representative(x.name for x in drugs if x.classes[:1] == (c,)))
@@ -471,7 +442,8 @@ def mechanism_items(
     main_classes = {d.classes[0] for d in drugs if d.classes}
     with_mech = sorted(c for c in main_classes if classes[c].mechanism)
     mech = {c: cap(classes[c].mechanism) for c in with_mech}
-    items, links = [], []
+    items: list[Item] = []
+    links: list[tuple[str, ...]] = []
     for c in with_mech:
         info = classes[c]
 
@@ -540,7 +512,7 @@ def adverse_items() -> list[Item]:
     pool_keys = {r["effect"] for r in rows}
     items = []
     for r in rows:
-        also = set(items_of(r["also"]))
+        also = set(split_cell(r["also"]))
         require(also | {r["effect"]} <= set(names), f"adverse_effects.csv: unknown effect for {r['drug']}")
         pool = [names[k] for k in sorted(pool_keys - also - {r["effect"]})]
         q = f"Which adverse effect is classically associated with {r['drug']}?"
@@ -556,13 +528,13 @@ def disease_items() -> list[Item]:
     rows = read_table("diseases")
     for column in ("disease", "feature"):
         require_unique(rows, column, "diseases")
-    confusable = symmetric({r["disease"]: items_of(r["confusable"]) for r in rows})
+    confusable = symmetric({r["disease"]: split_cell(r["confusable"]) for r in rows})
     system_of = {r["disease"]: r["system"] for r in rows}
     feature_of = {r["disease"]: r["feature"] for r in rows}
     items = []
     for r in rows:
         name, unit = r["disease"], f"disease|{r['disease']}"
-        busy = {r["system"], *items_of(r["other_systems"])}
+        busy = {r["system"], *split_cell(r["other_systems"])}
         require(busy <= set(BODY_SYSTEMS), f"diseases.csv: bad system for {name}")
         q = f"Which part of the body does {name} mainly affect?"
         pool = [BODY_SYSTEMS[s] for s in BODY_SYSTEMS if s not in busy]
@@ -603,17 +575,17 @@ def infection_items() -> list[Item]:
         if r["pathogen"] and causes[r["pathogen"]] == 1:
             q = f"Which disease is caused by {r['pathogen']}?"
             pool = [x["disease"] for x in rows if x["disease"] != name]
-            items.append(item("infectious_agents", unit, q, name, pool, lambda d, t=r["agent_type"]: type_of[d] == t))
+            items.append(item("infectious_agents", unit, q, name, pool, partial(maps_to, type_of, r["agent_type"])))
         if r["vector"]:
             q = f"Which of these vectors transmits {name}?"
-            pool = [v for v in vectors if v not in items_of(r["not_vector"])]
+            pool = [v for v in vectors if v not in split_cell(r["not_vector"])]
             items.append(item("disease_vectors", unit, q, r["vector"], pool))
         if r["vector"] and carries[r["vector"]] == 1:
             vec = r["vector"]
             pool = [
                 x["disease"]
                 for x in rows
-                if x["disease"] != name and vec not in items_of(x["not_vector"]) + items_of(x["also_vector"])
+                if x["disease"] != name and vec not in split_cell(x["not_vector"]) + split_cell(x["also_vector"])
             ]
             borne = {x["disease"] for x in rows if x["vector"]}
             q = f"Which disease is transmitted by the {vec}?"
@@ -645,7 +617,7 @@ def nutrition_items() -> list[Item]:
     labels = sorted({r["nutrient"] for r in rows})
     asked: set[tuple[str, str]] = set()
     for r in rows:
-        unit, blocked = f"nutrient|{nutrient_key(r['nutrient'])}", set(items_of(r["not_nutrients"]))
+        unit, blocked = f"nutrient|{nutrient_key(r['nutrient'])}", set(split_cell(r["not_nutrients"]))
         q = f"Deficiency of which nutrient is classically linked to {r['condition']}?"
         pool = [cap(x) for x in labels if x not in blocked]
         items.append(item("nutrition", unit, q, cap(r["nutrient"]), pool))
@@ -655,7 +627,7 @@ def nutrition_items() -> list[Item]:
         pool = [
             x["condition"]
             for x in rows
-            if x["nutrient"] != r["nutrient"] and r["nutrient"] not in items_of(x["not_nutrients"])
+            if x["nutrient"] != r["nutrient"] and r["nutrient"] not in split_cell(x["not_nutrients"])
         ]
         tail = f" {r['qualifier']}" if r["qualifier"] else ""
         q = f"Which condition is classically linked to {r['nutrient']} deficiency{tail}?"
@@ -668,7 +640,7 @@ def hormone_items() -> list[Item]:
     rows = read_table("hormones")
     require_unique(rows, "hormone", "hormones")
     require_unique(rows, "action", "hormones")
-    blocked = symmetric({r["hormone"]: items_of(r["not_hormones"]) for r in rows})
+    blocked = symmetric({r["hormone"]: split_cell(r["not_hormones"]) for r in rows})
     sources = sorted({r["source"] for r in rows if r["source"]})
     action_of = {r["hormone"]: r["action"] for r in rows if r["action"]}
     items = []
@@ -676,7 +648,7 @@ def hormone_items() -> list[Item]:
         name, unit = r["hormone"], f"hormone|{r['hormone']}"
         if r["source"]:
             q = f"Which gland or organ secretes {name}?"
-            pool = [s for s in sources if s not in items_of(r["not_sources"])]
+            pool = [s for s in sources if s not in split_cell(r["not_sources"])]
             items.append(item("hormones", unit, q, r["source"], pool))
         if not r["action"]:
             continue
@@ -717,7 +689,7 @@ def bone_items() -> list[Item]:
         items.append(item("anatomy", unit, q, r["common_name"], [x["common_name"] for x in named]))
         q = f"Which bone is commonly called the {r['common_name']}?"
         pool = [x["bone"] for x in rows]
-        items.append(item("anatomy", unit, q, r["bone"], pool, lambda b, g=region: region_of[b] == g))
+        items.append(item("anatomy", unit, q, r["bone"], pool, partial(maps_to, region_of, region)))
     return items
 
 
@@ -727,7 +699,7 @@ def organ_items() -> list[Item]:
     require_unique(rows, "organ", "organs")
     items = []
     for r in rows:
-        busy = {r["system"], *items_of(r["not_systems"])}
+        busy = {r["system"], *split_cell(r["not_systems"])}
         require(busy <= set(ORGAN_SYSTEMS), f"organs.csv: bad system for {r['organ']}")
         q = f"Which body system includes the {r['organ']}?"
         pool = [cap(s) for s in ORGAN_SYSTEMS if s not in busy]
@@ -763,7 +735,7 @@ def physiology_items() -> list[Item]:
     rows = read_table("physiology")
     for column in ("structure", "function"):
         require_unique(rows, column, "physiology")
-    blocked = symmetric({r["structure"]: items_of(r["not_structures"]) for r in rows})
+    blocked = symmetric({r["structure"]: split_cell(r["not_structures"]) for r in rows})
     group_of = {r["structure"]: r["group"] for r in rows}
     function_of = {r["structure"]: r["function"] for r in rows}
     items = []
@@ -777,7 +749,7 @@ def physiology_items() -> list[Item]:
             item("physiology", unit, q, cap(r["function"]), [cap(function_of[s]) for s in others], near.__contains__)
         )
         q = f"Which structure is mainly responsible for {r['function']}?"
-        items.append(item("physiology", unit, q, name, others, lambda s, g=r["group"]: group_of[s] == g))
+        items.append(item("physiology", unit, q, name, others, partial(maps_to, group_of, r["group"])))
     return items
 
 
@@ -789,7 +761,7 @@ def terminology_items() -> list[Item]:
     for column in ("term", "meaning"):
         require_unique(terms, column, "medical_terms")
     items = []
-    part_block = symmetric({r["part"]: items_of(r["not_parts"]) for r in parts})
+    part_block = symmetric({r["part"]: split_cell(r["not_parts"]) for r in parts})
     for r in parts:
         same_kind = [
             x
@@ -801,8 +773,8 @@ def terminology_items() -> list[Item]:
         items.append(item("medical_terms", unit, q, cap(r["meaning"]), [cap(x["meaning"]) for x in same_kind]))
         q = f"Which {r['kind']} means '{r['meaning']}'?"
         items.append(item("medical_terms", unit, q, r["part"], [x["part"] for x in same_kind]))
-    term_block = symmetric({r["term"]: items_of(r["not_terms"]) for r in terms})
-    parts_of = {r["term"]: set(items_of(r["parts"])) for r in terms}
+    term_block = symmetric({r["term"]: split_cell(r["not_terms"]) for r in terms})
+    parts_of = {r["term"]: set(split_cell(r["parts"])) for r in terms}
     meaning_of = {r["term"]: r["meaning"] for r in terms}
     for r in terms:
         name, unit = r["term"], f"term|{r['term']}"
@@ -844,7 +816,9 @@ def numeric_item(
 
 def collect(name: str, n: int, make: Callable[[random.Random], Item | None], attempts: int = 20000) -> list[Item]:
     """Up to ``n`` items with distinct units from repeated calls of ``make`` (deterministic)."""
-    rng, out, seen = unit_rng("computed", name), [], set()
+    rng = unit_rng("computed", name)
+    out: list[Item] = []
+    seen: set[str] = set()
     for _ in range(attempts):
         if len(out) == n:
             break
@@ -1009,7 +983,9 @@ def conversion_items() -> list[Item]:
 
     def mass(rng: random.Random) -> Item | None:
         src, dst, div = rng.choice(mass_units)
-        x = rng.choice((5, 10, 20, 25, 50, 75, 100, 125, 150, 200, 250, 300, 400, 500, 600, 750, 1500, 2500, 5000))
+        x: float = rng.choice(
+            (5, 10, 20, 25, 50, 75, 100, 125, 150, 200, 250, 300, 400, 500, 600, 750, 1500, 2500, 5000)
+        )
         if div < 1:
             x = x / 1000
         y = x / div
@@ -1266,54 +1242,13 @@ def load_items() -> list[Item]:
     return merge_units(items, [*UNIT_LINKS, *links])
 
 
-def eval_units(items: list[Item]) -> set[str]:
-    """The split units that go to eval: per unit group, the EVAL_FRACTION of units ranked first by a
-    seeded hash (stable when rows are added elsewhere in a table)."""
-    by_group: dict[str, set[str]] = defaultdict(set)
-    for it in items:
-        by_group[it.unit.split("|", 1)[0]].add(it.unit)
-    chosen: set[str] = set()
-    for units in by_group.values():
-        ranked = sorted(units, key=digest)
-        chosen.update(ranked[: round(len(ranked) * EVAL_FRACTION)])
-    return chosen
-
-
-def to_records(items: list[Item], split: str) -> list[dict[str, object]]:
-    """Shuffle ``items``, place each answer at a balanced position and number the records."""
-    order = sorted(items, key=lambda i: (i.topic, i.question))
-    unit_rng("order", split).shuffle(order)
-    position: dict[str, int] = {}
-    for topic in TOPICS:
-        questions = [i.question for i in order if i.topic == topic]
-        slots = [n % N_CHOICES for n in range(len(questions))]
-        unit_rng("positions", split, topic).shuffle(slots)
-        position.update(zip(questions, slots, strict=True))
-    records: list[dict[str, object]] = []
-    for n, it in enumerate(order, start=1):
-        choices = list(it.distractors)
-        choices.insert(position[it.question], it.answer)
-        records.append(
-            {
-                "id": f"med-{split}-{n:05d}",
-                "topic": it.topic,
-                "question": it.question,
-                "choices": choices,
-                "answer": position[it.question],
-                "context": None,
-            }
-        )
-    return records
-
-
 # ---------------------------------------------------------------- checks and output
 
 
 def check_items(items: list[Item]) -> list[str]:
     """Problems with the generated items themselves (topics, repeated questions, wrong choices)."""
     problems = [f"unknown topic {t!r}" for t in sorted({i.topic for i in items} - set(TOPICS))]
-    repeated = sorted(q for q, n in Counter(i.question for i in items).items() if n > 1)
-    problems += [f"question generated twice: {q}" for q in repeated]
+    problems += [f"question generated twice: {q}" for q in sorted(taskgen.repeated(i.question for i in items))]
     for it in items:
         texts = [it.answer, *it.distractors]
         if len(texts) != N_CHOICES or len({t.casefold() for t in texts}) != N_CHOICES:
@@ -1353,42 +1288,13 @@ def check_pairs(items: list[Item], held_out: set[str]) -> list[str]:
     return problems
 
 
-def check_splits(train: list[dict[str, object]], evals: list[dict[str, object]], units: dict[str, str]) -> list[str]:
-    """Problems with the two splits (empty when all is well)."""
-    problems = []
-    for rec in train + evals:
-        choices, answer = rec["choices"], rec["answer"]
-        assert isinstance(choices, list) and isinstance(answer, int)
-        if len(choices) != N_CHOICES or len(set(choices)) != N_CHOICES:
-            problems.append(f"{rec['id']}: choices are not {N_CHOICES} distinct texts: {choices}")
-        if not 0 <= answer < len(choices):
-            problems.append(f"{rec['id']}: answer index {answer} out of range")
-    for name, recs in (("train", train), ("eval", evals)):
-        repeated = [q for q, n in Counter(str(r["question"]) for r in recs).items() if n > 1]
-        problems += [f"{name}: question repeated: {q}" for q in repeated]
-        for topic in TOPICS:
-            pos = Counter(int(str(r["answer"])) for r in recs if r["topic"] == topic)
-            if pos and max(pos.values()) - min(pos.get(p, 0) for p in range(N_CHOICES)) > 1:
-                problems.append(f"{name}/{topic}: answer positions unbalanced {dict(pos)}")
-    train_q, eval_q = {str(r["question"]) for r in train}, {str(r["question"]) for r in evals}
-    problems += [f"eval question also in train: {q}" for q in sorted(train_q & eval_q)]
-    train_u, eval_u = {units[q] for q in train_q}, {units[q] for q in eval_q}
-    problems += [f"unit in both splits: {u}" for u in sorted(train_u & eval_u)]
-    return problems
-
-
-def leakage_summary(train: list[dict[str, object]], evals: list[dict[str, object]], units: dict[str, str]) -> list[str]:
+def leakage_summary(train: Records, evals: Records, units: dict[str, str]) -> list[str]:
     """What the checks verified, with numbers, for the card."""
-    train_u = {units[str(r["question"])] for r in train}
-    eval_u = {units[str(r["question"])] for r in evals}
+    train_u = {units[q] for q in taskgen.questions(train)}
+    eval_u = {units[q] for q in taskgen.questions(evals)}
     computed = {u for u in train_u | eval_u if u.split("|", 1)[0] in COMPUTED_GROUPS}
     fact_eval = len(eval_u - computed)
-    positions = {
-        name: Counter(int(str(r["answer"])) for r in recs) for name, recs in (("train", train), ("eval", evals))
-    }
-    pos_text = "; ".join(
-        f"{name} " + " ".join(f"{'ABCD'[p]}={c[p]}" for p in range(N_CHOICES)) for name, c in positions.items()
-    )
+    pos_text = f"train {taskgen.positions_text(train)}; eval {taskgen.positions_text(evals)}"
     return [
         f"0 of {len(evals)} eval question strings appear in train; no question repeats within a split",
         f"split by entity: {len(train_u)} train units and {len(eval_u)} eval units, 0 shared; a unit is one entity "
@@ -1405,63 +1311,22 @@ def leakage_summary(train: list[dict[str, object]], evals: list[dict[str, object
     ]
 
 
-def write_jsonl(path: Path, records: list[dict[str, object]]) -> None:
-    """One JSON object per line, UTF-8, "\\n" line ends."""
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    path.write_text(text, encoding="utf-8", newline="\n")
-
-
-def card_text(train: list[dict[str, object]], evals: list[dict[str, object]], leakage: list[str]) -> str:
-    """The task card, as YAML (strings written as JSON, which YAML reads as double-quoted scalars)."""
-    totals = Counter(str(r["topic"]) for r in train + evals)
-    lines = [
-        "name: medical_qa",
-        "type: multiple_choice",
-        f"description: {json.dumps(DESCRIPTION, ensure_ascii=False)}",
-        f"source: {json.dumps(SOURCE, ensure_ascii=False)}",
-        "licence: Apache-2.0",
-        "fields: {question: question, choices: choices, answer: answer, context: null}",
-        f"sizes: {{train: {len(train)}, eval: {len(evals)}}}",
-        "metric: acc",
-        "topics:",
-        *(f"  {t}: {totals[t]}" for t in TOPICS),
-        "leakage_check:",
-        *(f"  - {json.dumps(c, ensure_ascii=False)}" for c in leakage),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def report(train: list[dict[str, object]], evals: list[dict[str, object]]) -> None:
-    """Print the counts per topic and the answer-position balance."""
-    tr, ev = Counter(str(r["topic"]) for r in train), Counter(str(r["topic"]) for r in evals)
-    print(f"{'topic':<24}{'train':>7}{'eval':>7}")
-    for t in TOPICS:
-        print(f"{t:<24}{tr[t]:>7}{ev[t]:>7}")
-    print(f"{'total':<24}{len(train):>7}{len(evals):>7}")
-    for name, recs in (("train", train), ("eval", evals)):
-        pos = Counter(int(str(r["answer"])) for r in recs)
-        print(f"answer positions {name}: " + " ".join(f"{'ABCD'[p]}={pos[p]}" for p in range(N_CHOICES)))
-
-
 def main() -> int:
     items = load_items()
     problems = check_items(items)
     if problems:
-        print("\n".join(problems), file=sys.stderr)
-        return 1
+        return taskgen.print_problems(problems)
     units = {i.question: i.unit for i in items}
-    held_out = eval_units(items)
-    train = to_records([i for i in items if i.unit not in held_out], "train")
-    evals = to_records([i for i in items if i.unit in held_out], "eval")
-    problems = check_splits(train, evals, units) + check_pairs(items, held_out)
+    held_out = taskgen.eval_units(items, SEED, EVAL_FRACTION)
+    train, evals = taskgen.split_records(items, held_out, seed=SEED, topics=TOPICS, prefix="med")
+    problems = taskgen.split_problems(train, evals, units, balance_topics=TOPICS) + check_pairs(items, held_out)
     if problems:
-        print("\n".join(problems), file=sys.stderr)
-        return 1
-    write_jsonl(TASK_DIR / "train.jsonl", train)
-    write_jsonl(TASK_DIR / "eval.jsonl", evals)
+        return taskgen.print_problems(problems)
     leakage = leakage_summary(train, evals, units)
-    (TASK_DIR / "card.yaml").write_text(card_text(train, evals, leakage), encoding="utf-8", newline="\n")
-    report(train, evals)
+    taskgen.write_task(
+        TASK_DIR, train, evals, taskgen.card_text("medical_qa", DESCRIPTION, SOURCE, train, evals, TOPICS, leakage)
+    )
+    taskgen.report(train, evals, TOPICS, width=24)
     print("checks passed:\n" + "\n".join(f"- {c}" for c in leakage))
     return 0
 

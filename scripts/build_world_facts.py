@@ -21,22 +21,21 @@ and exits non-zero if a check fails (leakage, choice count, distinct choices, an
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
-import random
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+
+sys.dont_write_bytecode = True  # leave no __pycache__ in scripts/
+
+import taskgen  # noqa: E402
+from taskgen import N_CHOICES, Item, Records  # noqa: E402
 
 TASK_DIR = Path(__file__).resolve().parent.parent / "src" / "damoc" / "bundled_tasks" / "world_facts"
 TABLES = TASK_DIR / "tables"
 SEED = "damoc-world-facts-v1"
 EVAL_FRACTION = 0.22
-N_CHOICES = 4
 
 CONTINENTS = ("Africa", "Asia", "Europe", "North America", "Oceania", "South America")
 ELEMENT_CATEGORIES = (
@@ -102,71 +101,18 @@ CHECKS = (
 )
 
 
-@dataclass(frozen=True)
-class Item:
-    """One question before the right answer is placed among the choices."""
-
-    topic: str
-    unit: str  # "relation|entity": the split unit, shared by the templates of one fact
-    question: str
-    answer: str
-    distractors: tuple[str, ...]
+# ---------------------------------------------------------------- tables and wrong answers
 
 
-# ---------------------------------------------------------------- tables
-
-
-def read_table(name: str, tables: Path = TABLES) -> list[dict[str, str]]:
-    """Rows of ``<tables>/<name>.csv`` (this task's ``tables/`` by default) with surrounding spaces stripped."""
-    with open(tables / f"{name}.csv", encoding="utf-8", newline="") as fh:
-        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def require_unique(rows: list[dict[str, str]], column: str, table: str) -> None:
-    """Fail if a non-empty value repeats in ``column``."""
-    counts = Counter(r[column] for r in rows if r[column])
-    repeated = sorted(v for v, n in counts.items() if n > 1)
-    if repeated:
-        sys.exit(f"{table}.csv: column {column!r} repeats {repeated}")
-
-
-def require_allowed(rows: list[dict[str, str]], column: str, allowed: Iterable[str], table: str) -> None:
-    """Fail if a non-empty value of ``column`` is outside ``allowed``."""
-    bad = sorted({r[column] for r in rows if r[column] and r[column] not in set(allowed)})
-    if bad:
-        sys.exit(f"{table}.csv: column {column!r} has unexpected values {bad}")
-
-
-# ---------------------------------------------------------------- choosing wrong answers
-
-
-def unit_rng(*parts: str) -> random.Random:
-    """A generator seeded by a string, hence identical on every run and machine."""
-    return random.Random("|".join((SEED, *parts)))
-
-
-def pick_distractors(
-    answer: str, pool: Iterable[str], rng: random.Random, prefer: Callable[[str], bool] | None = None
-) -> tuple[str, ...]:
-    """Three distinct wrong choices from ``pool``, taken from the ``prefer``red ones first."""
-    candidates = sorted({c for c in pool if c and c != answer})
-    preferred = [c for c in candidates if prefer is not None and prefer(c)]
-    rest = [c for c in candidates if c not in preferred]
-    need = N_CHOICES - 1
-    if len(candidates) < need:
-        raise ValueError(f"only {len(candidates)} wrong choices for {answer!r}")
-    if len(preferred) >= need:
-        return tuple(rng.sample(preferred, need))
-    chosen = preferred + rng.sample(rest, need - len(preferred))
-    rng.shuffle(chosen)
-    return tuple(chosen)
+read_table = partial(taskgen.read_table, TABLES)
+unit_rng = partial(taskgen.seeded_rng, SEED)  # general_qa shares this seed, through make_item and make_splits
 
 
 def make_item(
     topic: str, unit: str, question: str, answer: str, pool: Iterable[str], prefer: Callable[[str], bool] | None = None
 ) -> Item:
     """An :class:`Item` whose wrong choices come from ``pool`` (seeded by the question text)."""
-    return Item(topic, unit, question, answer, pick_distractors(answer, pool, unit_rng(question), prefer))
+    return Item(topic, unit, question, answer, taskgen.pick_distractors(answer, pool, unit_rng(question), prefer))
 
 
 # ---------------------------------------------------------------- countries
@@ -239,7 +185,7 @@ def currency_items(rows: list[dict[str, str]]) -> list[Item]:
 
 def regional(row: dict[str, str]) -> set[str]:
     """Languages with some official standing in the country besides its official language."""
-    return {lang.strip() for lang in row["regional_languages"].split(";") if lang.strip()}
+    return set(taskgen.split_cell(row["regional_languages"]))
 
 
 def language_items(rows: list[dict[str, str]]) -> list[Item]:
@@ -359,15 +305,15 @@ def load_items() -> list[Item]:
     countries, elements = read_table("countries"), read_table("elements")
     books, animals = read_table("literature"), read_table("animals")
     for column in ("country", "capital"):
-        require_unique(countries, column, "countries")
+        taskgen.require_unique(countries, column, "countries")
     for column in ("atomic_number", "symbol", "name"):
-        require_unique(elements, column, "elements")
-    require_unique(books, "title", "literature")
-    require_unique(animals, "animal", "animals")
-    require_allowed(countries, "continent", CONTINENTS, "countries")
-    require_allowed(countries, "article", ("the",), "countries")
-    require_allowed(elements, "category", ELEMENT_CATEGORIES, "elements")
-    require_allowed(books, "kind", ("novel", "novella", "play", "poem"), "literature")
+        taskgen.require_unique(elements, column, "elements")
+    taskgen.require_unique(books, "title", "literature")
+    taskgen.require_unique(animals, "animal", "animals")
+    taskgen.require_allowed(countries, "continent", CONTINENTS, "countries")
+    taskgen.require_allowed(countries, "article", ("the",), "countries")
+    taskgen.require_allowed(elements, "category", ELEMENT_CATEGORIES, "elements")
+    taskgen.require_allowed(books, "kind", ("novel", "novella", "play", "poem"), "literature")
     return [
         *capital_items(countries),
         *continent_items(countries),
@@ -381,144 +327,27 @@ def load_items() -> list[Item]:
     ]
 
 
-def eval_units(items: list[Item]) -> set[str]:
-    """The split units that go to eval: per relation, the EVAL_FRACTION of units ranked first by a
-    seeded hash (stable when rows are added elsewhere in a table)."""
-    by_relation: dict[str, set[str]] = {}
-    for item in items:
-        by_relation.setdefault(item.unit.split("|", 1)[0], set()).add(item.unit)
-    chosen: set[str] = set()
-    for units in by_relation.values():
-        ranked = sorted(units, key=lambda u: hashlib.sha256(f"{SEED}|{u}".encode()).hexdigest())
-        chosen.update(ranked[: round(len(ranked) * EVAL_FRACTION)])
-    return chosen
-
-
-def to_records(
-    items: list[Item], split: str, topics: tuple[str, ...] = TOPICS, prefix: str = "wf"
-) -> list[dict[str, object]]:
-    """Shuffle ``items``, place each answer at a balanced position and number the records
-    ``<prefix>-<split>-00001``, ... (``topics`` fixes the order in which topics are balanced)."""
-    order = sorted(items, key=lambda i: (i.topic, i.question))
-    unit_rng("order", split).shuffle(order)
-    position: dict[str, int] = {}
-    for topic in topics:
-        questions = [i.question for i in order if i.topic == topic]
-        offset = topics.index(topic)  # rotate where each topic's remainder lands
-        slots = [(n + offset) % N_CHOICES for n in range(len(questions))]
-        unit_rng("positions", split, topic).shuffle(slots)
-        position.update(zip(questions, slots, strict=True))
-    records: list[dict[str, object]] = []
-    for n, item in enumerate(order, start=1):
-        choices = list(item.distractors)
-        choices.insert(position[item.question], item.answer)
-        records.append(
-            {
-                "id": f"{prefix}-{split}-{n:05d}",
-                "topic": item.topic,
-                "question": item.question,
-                "choices": choices,
-                "answer": position[item.question],
-                "context": None,
-            }
-        )
-    return records
-
-
-# ---------------------------------------------------------------- checks and output
-
-
-def check(train: list[dict[str, object]], evals: list[dict[str, object]], units: dict[str, str]) -> list[str]:
-    """Problems with the two splits (empty when all is well)."""
-    problems = []
-    for rec in train + evals:
-        choices = rec["choices"]
-        assert isinstance(choices, list) and isinstance(rec["answer"], int)
-        if len(choices) != N_CHOICES or len(set(choices)) != N_CHOICES:
-            problems.append(f"{rec['id']}: choices are not {N_CHOICES} distinct texts: {choices}")
-        if not 0 <= rec["answer"] < len(choices):
-            problems.append(f"{rec['id']}: answer index {rec['answer']} out of range")
-    for name, recs in (("train", train), ("eval", evals)):
-        repeated = [q for q, n in Counter(str(r["question"]) for r in recs).items() if n > 1]
-        problems += [f"{name}: question repeated: {q}" for q in repeated]
-    train_q = {str(r["question"]) for r in train}
-    eval_q = {str(r["question"]) for r in evals}
-    problems += [f"eval question also in train: {q}" for q in sorted(train_q & eval_q)]
-    train_u = {units[q] for q in train_q}
-    problems += [f"fact in both splits: {u}" for u in sorted(train_u & {units[q] for q in eval_q})]
-    return problems
-
-
-def write_jsonl(path: Path, records: list[dict[str, object]]) -> None:
-    """One JSON object per line, UTF-8, "\\n" line ends."""
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    path.write_text(text, encoding="utf-8", newline="\n")
-
-
-def card_text(
-    train: list[dict[str, object]],
-    evals: list[dict[str, object]],
-    *,
-    name: str = "world_facts",
-    description: str = DESCRIPTION,
-    source: str = SOURCE,
-    topics: tuple[str, ...] = TOPICS,
-    checks: Iterable[str] = CHECKS,
-) -> str:
-    """The task card, as YAML (strings written as JSON, which YAML reads as double-quoted scalars)."""
-    totals = Counter(str(r["topic"]) for r in train + evals)
-    lines = [
-        f"name: {name}",
-        "type: multiple_choice",
-        f"description: {json.dumps(description, ensure_ascii=False)}",
-        f"source: {json.dumps(source, ensure_ascii=False)}",
-        "licence: Apache-2.0",
-        "fields: {question: question, choices: choices, answer: answer, context: null}",
-        f"sizes: {{train: {len(train)}, eval: {len(evals)}}}",
-        "metric: acc",
-        "topics:",
-        *(f"  {t}: {totals[t]}" for t in topics),
-        "leakage_check:",
-        *(f"  - {json.dumps(c, ensure_ascii=False)}" for c in checks),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def report(train: list[dict[str, object]], evals: list[dict[str, object]], topics: tuple[str, ...] = TOPICS) -> None:
-    """Print the counts per topic and the answer-position balance."""
-    tr, ev = Counter(str(r["topic"]) for r in train), Counter(str(r["topic"]) for r in evals)
-    print(f"{'topic':<20}{'train':>7}{'eval':>7}")
-    for t in topics:
-        print(f"{t:<20}{tr[t]:>7}{ev[t]:>7}")
-    print(f"{'total':<20}{len(train):>7}{len(evals):>7}")
-    for name, recs in (("train", train), ("eval", evals)):
-        pos = Counter(int(str(r["answer"])) for r in recs)
-        print(f"answer positions {name}: " + " ".join(f"{'ABCD'[p]}={pos[p]}" for p in range(N_CHOICES)))
-
-
 def make_splits(
     items: list[Item], topics: tuple[str, ...] = TOPICS, prefix: str = "wf"
-) -> tuple[list[dict[str, object]], list[dict[str, object]], list[str]]:
-    """Split ``items`` into train and eval records by unit and check them: (train, eval, problems)."""
-    repeated = sorted(q for q, n in Counter(i.question for i in items).items() if n > 1)
-    if repeated:
-        return [], [], ["questions generated twice:", *repeated]
+) -> tuple[Records, Records, list[str]]:
+    """Split ``items`` into train and eval records by unit and check them: (train, eval, problems). The
+    answer positions of each topic start their cycle at the topic's index (``topics`` fixes the order)."""
+    twice = sorted(taskgen.repeated(i.question for i in items))
+    if twice:
+        return [], [], ["questions generated twice:", *twice]
     units = {i.question: i.unit for i in items}
-    held_out = eval_units(items)
-    train = to_records([i for i in items if i.unit not in held_out], "train", topics, prefix)
-    evals = to_records([i for i in items if i.unit in held_out], "eval", topics, prefix)
-    return train, evals, check(train, evals, units)
+    held_out = taskgen.eval_units(items, SEED, EVAL_FRACTION)
+    train, evals = taskgen.split_records(items, held_out, seed=SEED, topics=topics, prefix=prefix, rotate=True)
+    return train, evals, taskgen.split_problems(train, evals, units, unit_name="fact")
 
 
 def main() -> int:
     train, evals, problems = make_splits(load_items())
     if problems:
-        print("\n".join(problems), file=sys.stderr)
-        return 1
-    write_jsonl(TASK_DIR / "train.jsonl", train)
-    write_jsonl(TASK_DIR / "eval.jsonl", evals)
-    (TASK_DIR / "card.yaml").write_text(card_text(train, evals), encoding="utf-8", newline="\n")
-    report(train, evals)
+        return taskgen.print_problems(problems)
+    card = taskgen.card_text("world_facts", DESCRIPTION, SOURCE, train, evals, TOPICS, CHECKS)
+    taskgen.write_task(TASK_DIR, train, evals, card)
+    taskgen.report(train, evals, TOPICS, width=20)
     print("checks passed: no leakage, 4 distinct choices, valid answer indices")
     return 0
 
