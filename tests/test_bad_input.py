@@ -375,16 +375,16 @@ def test_bundled_gguf_checksum_mismatch(
     inputs: Inputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bundled alias whose GGUF does not match the catalogue's sha256 (through the CLI's main, in process)."""
-    import damoc.models
+    import damoc.bundled
     from damoc.cli import main
 
-    catalogue = copy.deepcopy(damoc.models.bundled_models())
+    catalogue = copy.deepcopy(damoc.bundled.bundled_models())
     entry = catalogue["smollm2-135m"]
     entry["source"] = {"kind": "concat", "parts": [{"module": "damoc", "file": "bundled_models.json"}]}
     entry["sha256"] = "0" * 64
     fake = tmp_path / "bundled_models.json"
     fake.write_text(json.dumps(catalogue))
-    monkeypatch.setattr(damoc.models, "CATALOGUE_PATH", fake)
+    monkeypatch.setattr(damoc.bundled, "CATALOGUE_PATH", fake)
     for var in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"):
         monkeypatch.setenv(var, os.environ.get(var, "1" if var.startswith("HF") else "error"))
     raw = base_config(inputs, tmp_path / "run")

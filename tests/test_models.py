@@ -10,19 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from damoc.bundled import bundled_models, default_cache_dir, verify_sha256
 from damoc.config import CandidateSpec
 from damoc.errors import ModelError
 from damoc.models import (
     ResolvedModel,
-    bundled_models,
     count_parameters,
-    default_cache_dir,
     load_model,
     pick_device,
     pick_dtype,
     resolve_candidate,
     resolve_model_ref,
-    verify_sha256,
 )
 
 
@@ -135,9 +133,9 @@ def test_device_and_dtype() -> None:
 def test_bundled_smollm2_prepares_generates_and_compresses(tmp_path: Path) -> None:
     import torch
 
+    from damoc.bundled import prepare_models
     from damoc.config import ModelConfig
     from damoc.model import build_proxy
-    from damoc.models import prepare_models
     from damoc.tasks import Example, write_examples
 
     cache = tmp_path / "cache"

@@ -20,7 +20,7 @@ _EXPORTS = {
     "evaluate": "damoc.evaluation",
     "rank_candidates": "damoc.selection",
     "write_report": "damoc.report",
-    "prepare_models": "damoc.models",
+    "prepare_models": "damoc.bundled",
     "resolve_candidate": "damoc.models",
 }
 

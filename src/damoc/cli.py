@@ -35,7 +35,7 @@ def _console() -> Any:
 def _setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 
-    from damoc.models import default_cache_dir
+    from damoc.bundled import default_cache_dir
 
     # torch's compiler cache would otherwise land in $TMPDIR: keep damoc's writes in the cache folder
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(default_cache_dir() / "torchinductor"))
@@ -170,7 +170,7 @@ def ls_cmd(
     kinds = [kind] if kind else [*KINDS, "models"]
     for k in kinds:
         if k == "models":
-            from damoc.models import bundled_models
+            from damoc.bundled import bundled_models
 
             typer.echo("models:")
             for alias, info in bundled_models().items():
@@ -198,7 +198,7 @@ def models_prepare_cmd(
     cache_dir: Annotated[Path | None, typer.Option(help="default: $DAMOC_CACHE or ~/.cache/damoc")] = None,
 ) -> None:
     """Convert bundled GGUF models into cached safetensors checkpoints (once)."""
-    from damoc.models import bundled_models, prepare_models
+    from damoc.bundled import bundled_models, prepare_models
 
     with _progress_bars() as progress:
         done = prepare_models(list(aliases or bundled_models()), cache_dir, progress)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from damoc.errors import ConfigError, DamocError
+from damoc.errors import ConfigError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TaskType = Literal["multiple_choice", "qa"]
@@ -257,6 +257,8 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> RunConf
     for item in overrides or []:
         _apply_override(raw, item)
     cfg = parse_config(raw, source=str(path))
+    from damoc.config_checks import check_paths, validate_methods
+
     try:
         validate_methods(cfg)
         check_paths(cfg)
@@ -299,65 +301,6 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type)]
         model = ann if isinstance(ann, type) else next((a for a in args if issubclass(a, BaseModel)), None)
     return sorted(model.model_fields) if model is not None else []
-
-
-def validate_methods(cfg: RunConfig) -> None:
-    """Check every method name and its params against the registries (imports no torch)."""
-    from damoc.registry import registry
-
-    for i, step in enumerate(cfg.data.steps):
-        kind = "filter" if step.method in registry("filter").names() else "compressor"
-        if step.method not in registry(kind).names():
-            allowed = registry("filter").names() + registry("compressor").names()
-            raise ConfigError(f"data.steps.{i}.method: unknown method {step.method!r}; available: {', '.join(allowed)}")
-        registry(kind).build(step.method, step.params, where=f"data.steps.{i}")
-    registry("scorer").build(cfg.model.scorer.method, cfg.model.scorer.params, where="model.scorer")
-    registry("merger").build(cfg.model.merger.method, cfg.model.merger.params, where="model.merger")
-    from damoc.evaluation.metrics.base import build_metrics
-
-    build_metrics(cfg.metrics(), cfg.task.type)
-    if cfg.selection.rank_by not in cfg.metrics():
-        raise ConfigError(
-            f"selection.rank_by: {cfg.selection.rank_by!r} is not among the evaluation metrics {cfg.metrics()}"
-        )
-    for name in cfg.selection.baselines:
-        registry("baseline").get(name)
-
-
-def check_paths(cfg: RunConfig) -> None:
-    """Fail before any work when a local data file, model folder or GGUF file does not exist."""
-    if cfg.run_dir.exists() and not cfg.run_dir.is_dir():
-        raise ConfigError(f"run_dir: {cfg.run_dir} exists and is not a folder")
-    for split in ("train", "eval"):
-        source = getattr(cfg.task, split)
-        if source is not None and source.path is not None and not source.path.is_file():
-            raise ConfigError(f"task.{split}.path: data file not found: {source.path}")
-    for i, c in enumerate(cfg.candidates):
-        try:
-            check_candidate(c, cfg.model.remove_ratio)
-        except DamocError as exc:
-            raise ConfigError(f"candidates.{i} ({c.name}): {exc}") from None
-
-
-def check_candidate(c: CandidateSpec, remove_ratio: float) -> None:
-    """Check a candidate from its files alone (headers, config.json), loading no weights and no torch."""
-    from damoc.model.build import check_candidate_config
-    from damoc.models import ResolvedModel, bundled_models, check_checkpoint_dir, check_gguf_header
-
-    if c.alias is not None and c.alias not in bundled_models():
-        raise ConfigError(f"unknown bundled model {c.alias!r}; available: {', '.join(bundled_models())}")
-    if c.gguf is not None:
-        if not c.gguf.is_file():
-            raise ConfigError(f"GGUF file not found: {c.gguf}")
-        check_gguf_header(c.gguf)
-    if c.path is not None:
-        if not c.path.is_dir():
-            raise ConfigError(f"model folder not found: {c.path}")
-        check_checkpoint_dir(c.path, c.allow_pickle)
-        resolved = ResolvedModel(
-            name=c.name, source=c.path, trust_remote_code=c.trust_remote_code, allow_pickle=c.allow_pickle
-        )
-        check_candidate_config(resolved, remove_ratio)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

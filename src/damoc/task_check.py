@@ -129,7 +129,8 @@ def _usable_spec(spec: PromptSpec, tokenizer: Any) -> tuple[PromptSpec, list[Pro
 
 def local_tokenizer(cfg: RunConfig) -> tuple[Any, str]:
     """The first candidate's tokenizer when it is on disk without conversion, else (None, why not)."""
-    from damoc.models import SOURCE_FILE, default_cache_dir, load_tokenizer
+    from damoc.bundled import SOURCE_FILE, default_cache_dir
+    from damoc.models import load_tokenizer
 
     cand = cfg.candidates[0]
     folder: Path | None = None

@@ -1,0 +1,70 @@
+"""Checks of a parsed run config that need the method registries or the files on disk.
+
+They run in :func:`damoc.config.load_config`, so ``damoc validate`` catches a wrong method, a bad
+parameter, a missing data file or an unusable model before any stage starts. No torch is imported.
+"""
+
+from __future__ import annotations
+
+from damoc.config import CandidateSpec, RunConfig
+from damoc.errors import ConfigError, DamocError
+
+
+def validate_methods(cfg: RunConfig) -> None:
+    """Check every method name and its params against the registries (imports no torch)."""
+    from damoc.registry import registry
+
+    for i, step in enumerate(cfg.data.steps):
+        kind = "filter" if step.method in registry("filter").names() else "compressor"
+        if step.method not in registry(kind).names():
+            allowed = registry("filter").names() + registry("compressor").names()
+            raise ConfigError(f"data.steps.{i}.method: unknown method {step.method!r}; available: {', '.join(allowed)}")
+        registry(kind).build(step.method, step.params, where=f"data.steps.{i}")
+    registry("scorer").build(cfg.model.scorer.method, cfg.model.scorer.params, where="model.scorer")
+    registry("merger").build(cfg.model.merger.method, cfg.model.merger.params, where="model.merger")
+    from damoc.evaluation.metrics.base import build_metrics
+
+    build_metrics(cfg.metrics(), cfg.task.type)
+    if cfg.selection.rank_by not in cfg.metrics():
+        raise ConfigError(
+            f"selection.rank_by: {cfg.selection.rank_by!r} is not among the evaluation metrics {cfg.metrics()}"
+        )
+    for name in cfg.selection.baselines:
+        registry("baseline").get(name)
+
+
+def check_paths(cfg: RunConfig) -> None:
+    """Fail before any work when a local data file, model folder or GGUF file does not exist."""
+    if cfg.run_dir.exists() and not cfg.run_dir.is_dir():
+        raise ConfigError(f"run_dir: {cfg.run_dir} exists and is not a folder")
+    for split in ("train", "eval"):
+        source = getattr(cfg.task, split)
+        if source is not None and source.path is not None and not source.path.is_file():
+            raise ConfigError(f"task.{split}.path: data file not found: {source.path}")
+    for i, c in enumerate(cfg.candidates):
+        try:
+            check_candidate(c, cfg.model.remove_ratio)
+        except DamocError as exc:
+            raise ConfigError(f"candidates.{i} ({c.name}): {exc}") from None
+
+
+def check_candidate(c: CandidateSpec, remove_ratio: float) -> None:
+    """Check a candidate from its files alone (headers, config.json), loading no weights and no torch."""
+    from damoc.bundled import bundled_models, check_gguf_header
+    from damoc.model.build import check_candidate_config
+    from damoc.models import ResolvedModel, check_checkpoint_dir
+
+    if c.alias is not None and c.alias not in bundled_models():
+        raise ConfigError(f"unknown bundled model {c.alias!r}; available: {', '.join(bundled_models())}")
+    if c.gguf is not None:
+        if not c.gguf.is_file():
+            raise ConfigError(f"GGUF file not found: {c.gguf}")
+        check_gguf_header(c.gguf)
+    if c.path is not None:
+        if not c.path.is_dir():
+            raise ConfigError(f"model folder not found: {c.path}")
+        check_checkpoint_dir(c.path, c.allow_pickle)
+        resolved = ResolvedModel(
+            name=c.name, source=c.path, trust_remote_code=c.trust_remote_code, allow_pickle=c.allow_pickle
+        )
+        check_candidate_config(resolved, remove_ratio)
