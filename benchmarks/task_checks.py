@@ -94,10 +94,11 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=100)
     parser.add_argument("--run-root", type=Path, default=Path("runs/task_checks"))
     args = parser.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     for task in args.tasks or bundled_task_names():
         summary = check_task(task, args.candidates, args.max_steps, args.run_root)
         summary["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        # read just before writing: another run of this script may have added other tasks meanwhile
+        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         results[task] = summary
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -251,3 +251,16 @@ def test_read_split_collects_every_problem(tmp_path: Path) -> None:
     assert got == [(2, None), (3, "question"), (3, "choices"), (4, "answer")]
     assert str(data.problems[0]).startswith(f"{path}:2: malformed JSON")
     assert data.problems[3].value == "'Z'" and "not among the choices" in data.problems[3].message
+
+
+def test_task_card_merges_measured_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import damoc.tasks
+
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    (folder / "card.yaml").write_text("name: mini\ntype: multiple_choice\nsizes: {train: 1, eval: 1}\n")
+    monkeypatch.setattr(damoc.tasks, "BUNDLED_DIR", tmp_path)
+    assert "checks" not in damoc.tasks.bundled_task_card("mini")
+    (folder / "checks.yaml").write_text("checks: {tie_after_fine_tuning: false}\n")
+    card = damoc.tasks.bundled_task_card("mini")
+    assert card["name"] == "mini" and card["checks"] == {"tie_after_fine_tuning": False}
