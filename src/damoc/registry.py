@@ -12,11 +12,18 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from damoc.errors import ConfigError
 
 T = TypeVar("T")
+
+
+class NoParams(BaseModel):
+    """The ``Params`` of a method that takes no parameters (unknown keys are still refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
 
 # registry kind -> package whose import registers every method of that kind
 _KIND_PACKAGES: dict[str, str] = {

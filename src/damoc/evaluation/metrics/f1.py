@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
 from damoc.evaluation.metrics.base import f1_score, mean
-from damoc.registry import registry
+from damoc.registry import NoParams, registry
 
 
 @registry("metric").register("f1")
@@ -21,12 +19,9 @@ class TokenF1:
     name: ClassVar[str]
     task_types: ClassVar[tuple[str, ...]] = ("qa",)
 
-    class Params(BaseModel):
-        """No parameters."""
+    Params = NoParams
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: NoParams) -> None:
         self.params = params
 
     def compute(self, rows: list[dict[str, Any]]) -> float:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from damoc.model.methods import LayerScores
 from damoc.model.similarity import collect_layer_similarity
 from damoc.progress import ProgressFn
-from damoc.registry import registry
+from damoc.registry import NoParams, registry
 
 
 @registry("scorer").register("angular")
@@ -22,10 +20,9 @@ class AngularBlock:
     Reported per-layer scores are each single layer's angular distance d(h_l, h_{l+1}).
     """
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid", frozen=True)
+    Params = NoParams
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: NoParams) -> None:
         self.params = params
 
     def score(

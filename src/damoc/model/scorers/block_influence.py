@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from damoc.model.methods import LayerScores, lowest
 from damoc.model.similarity import collect_layer_similarity
 from damoc.progress import ProgressFn
-from damoc.registry import registry
+from damoc.registry import NoParams, registry
 
 
 @registry("scorer").register("block_influence")
@@ -21,10 +19,9 @@ class BlockInfluence:
     mean runs over every non-pad calibration token.
     """
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid", frozen=True)
+    Params = NoParams
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: NoParams) -> None:
         self.params = params
 
     def score(

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from damoc.artifacts import RunLayout, read_json
 from damoc.errors import DamocError
-from damoc.registry import registry
+from damoc.registry import NoParams, registry
 
 
 @registry("baseline").register("model_size")
 class ModelSize:
     """Rank candidates by parameter count (bigger first), the "scaling law" prior (Kaplan et al. 2020)."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid", frozen=True)
+    Params = NoParams
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: NoParams) -> None:
         self.params = params
 
     def score(self, layout: RunLayout, names: list[str], rank_by: str) -> dict[str, float]:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from damoc.artifacts import RunLayout, read_json
 from damoc.errors import DamocError
-from damoc.registry import registry
+from damoc.registry import NoParams, registry
 
 
 @registry("baseline").register("zero_shot")
 class ZeroShot:
     """Rank candidates by the full (uncompressed) model's score with no fine-tuning (as in DaMoC's baselines)."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid", frozen=True)
+    Params = NoParams
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: NoParams) -> None:
         self.params = params
 
     def score(self, layout: RunLayout, names: list[str], rank_by: str) -> dict[str, float]:
