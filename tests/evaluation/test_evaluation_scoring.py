@@ -154,3 +154,25 @@ def test_full_checkpoint_in_adapter_dir_is_loaded(tiny_model_dirs: dict[str, Pat
         run_eval(
             tiny_model_dirs["llama"], data, "multiple_choice", ["acc"], tmp_path / "c", adapter_dir=tmp_path / "empty"
         )
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_shared_prefix_scores_equal_batched_scores(tiny_model_dirs: dict[str, Path], arch: str) -> None:
+    """A passage longer than gemma's tiny sliding window (16): the cached path must give the batched logliks."""
+    from damoc.evaluation.loglik import score_multiple_choice
+
+    model, tok = load(tiny_model_dirs[arch])
+    passage = " ".join(f"Question: What is {i} plus {i}? Answer: {i + i}." for i in range(12))
+    examples = [
+        Example(id="p0", question="What is 2 plus 3?", answer=1, choices=("four", "five", "a much longer answer"),
+                context=passage),
+        Example(id="p1", question="Say one?", answer=0, choices=("one", "two"), context=passage[:40]),
+        EX,
+    ]  # fmt: skip
+    calls: list[tuple[int, int]] = []
+    shared = score_multiple_choice(examples, model, tok, 256, 2, lambda d, n, t: calls.append((n, t)), min_shared=8)
+    batched = score_multiple_choice(examples, model, tok, 256, 2, min_shared=10_000)
+    for s, b in zip(shared, batched, strict=True):
+        assert s["logliks"] == pytest.approx(b["logliks"], abs=1e-4)
+        assert (s["pred"], s["pred_norm"]) == (b["pred"], b["pred_norm"])
+    assert calls[-1][0] == calls[-1][1] and len({t for _, t in calls}) == 1  # one progress total, reached

@@ -4,6 +4,8 @@ Each (example, choice) pair becomes one request: the prompt followed by the choi
 truncated from the left to ``max_seq_len``. Requests are sorted by length (less padding), right
 padded into batches, run through the decoder once, and the output head is applied only at the
 positions that predict continuation tokens: a 262k vocabulary costs a few rows, not the sequence.
+An example whose choices share a long prompt (a passage) is instead scored with the prompt encoded
+once and its KV cache reused for every choice (:mod:`damoc.evaluation.prefix`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from damoc.evaluation.prefix import MIN_SHARED_TOKENS
 from damoc.evaluation.tokens import head_logits, hidden_states
 from damoc.progress import ProgressFn, tick
 from damoc.prompts import PromptSpec, choice_continuations, render_prompt
@@ -61,6 +64,35 @@ def score_requests(
     return scores
 
 
+def score_all(
+    model: Any, requests: list[Request], batch_size: int, pad_id: int, progress: ProgressFn | None, min_shared: int
+) -> list[float]:
+    """Scores in the order of ``requests``: long shared prompts through the prefix path, the rest batched."""
+    import torch
+
+    from damoc.evaluation.prefix import score_shared_prefix, shared_prefix_len
+
+    by_example: dict[int, list[int]] = {}
+    for k, r in enumerate(requests):
+        by_example.setdefault(r.example, []).append(k)
+    shared = [ks for ks in by_example.values() if shared_prefix_len([requests[k].input_ids for k in ks]) >= min_shared]
+    in_shared = {k for ks in shared for k in ks}
+    rest = [k for k in range(len(requests)) if k not in in_shared]
+    scores = [0.0] * len(requests)
+    n_batches = -(-len(rest) // batch_size)
+    total = n_batches + len(shared)
+    rest_progress = None if progress is None else (lambda d, n, _t: progress(d, n, total))
+    for k, value in zip(rest, score_requests(model, [requests[k] for k in rest], batch_size, pad_id, rest_progress),
+                        strict=True):  # fmt: skip
+        scores[k] = value
+    with torch.inference_mode():
+        for n, ks in enumerate(shared, start=1):
+            for k, value in zip(ks, score_shared_prefix(model, [requests[k] for k in ks], pad_id), strict=True):
+                scores[k] = value
+            tick(progress, "evaluate", n_batches + n, total)
+    return scores
+
+
 def score_batch(model: Any, batch: list[Request], pad_id: int) -> list[float]:
     """Continuation log-likelihoods of one right-padded batch."""
     import torch
@@ -88,13 +120,17 @@ def score_batch(model: Any, batch: list[Request], pad_id: int) -> list[float]:
 
 def score_multiple_choice(
     examples: list[Example], model: Any, tokenizer: Any, max_seq_len: int, batch_size: int,
-    progress: ProgressFn | None = None, spec: PromptSpec | None = None,
+    progress: ProgressFn | None = None, spec: PromptSpec | None = None, min_shared: int = MIN_SHARED_TOKENS,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Per-example rows: id, answer, logliks, choice_lengths (characters), pred and pred_norm."""
+    """Per-example rows: id, answer, logliks, choice_lengths (characters), pred and pred_norm.
+
+    Examples whose choices share at least ``min_shared`` prompt tokens (a passage) are scored with
+    the prompt encoded once (:mod:`damoc.evaluation.prefix`); the others in padded batches.
+    """
     from damoc.evaluation.metrics.base import argmax
 
     requests = build_requests(examples, tokenizer, max_seq_len, spec)
-    scores = score_requests(model, requests, batch_size, tokenizer.pad_token_id, progress)
+    scores = score_all(model, requests, batch_size, tokenizer.pad_token_id, progress, min_shared)
     per_example: list[list[float]] = [[] for _ in examples]
     for r, s in zip(requests, scores, strict=True):
         per_example[r.example].append(s)
