@@ -6,7 +6,8 @@ the "fine-tuned" scores are plain LoRA fine-tunes of the full candidates, and th
 baseline gives the scores before fine-tuning. Runs are resumable: start it again after a kill and
 finished tasks and stages are skipped.
 
-Run:  .venv/bin/python benchmarks/task_checks.py [--tasks general_qa medical_qa ...] [--max-steps 100]
+Run:  .venv/bin/python benchmarks/task_checks.py [--tasks general_qa medical_qa ...] [--max-steps 80]
+      .venv/bin/python benchmarks/task_checks.py --table    (the README table from the stored results)
       -> runs/task_checks/<task>/, benchmarks/results/task_checks.json,
          src/damoc/bundled_tasks/<task>/checks.yaml (shown by `damoc tasks show`)
 """
@@ -86,14 +87,46 @@ def check_task(task: str, candidates: list[str], max_steps: int, run_root: Path)
     }
 
 
+SHORT = {"smollm2-135m": "smol", "gemma3-270m": "gemma", "qwen2.5-coder-0.5b": "qwen"}
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The README's table of the measured checks."""
+    lines = [
+        "| task | zero-shot acc | fine-tuned acc | zero-shot order | fine-tuned order "
+        "| fine-tuning changes the order | tie | eval questions found in train |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, d in results.items():
+        name = {c: SHORT.get(c, c) for c in d["candidates"]}
+
+        def accs(key: str, d: dict[str, Any] = d, name: dict[str, str] = name) -> str:
+            return ", ".join(f"{name[c]} {d[key][c]:.3f}" for c in d["candidates"])
+
+        def order(key: str, d: dict[str, Any] = d, name: dict[str, str] = name) -> str:
+            return " > ".join(name[c] for c in d[key])
+
+        changes = "**yes**" if d["fine_tuning_changes_order"] else "no"
+        lines.append(
+            f"| `{task}` | {accs('zero_shot_acc')} | {accs('fine_tuned_acc')} | {order('zero_shot_order')} "
+            f"| {order('fine_tuned_order')} | {changes} | {'yes' if d['tie_after_fine_tuning'] else 'no'} "
+            f"| {d['leakage']['eval_questions_in_train']} of {d['leakage']['eval']} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Check the chosen tasks, write the JSON results and each task's checks.yaml."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="*", default=None, help="default: every bundled task")
     parser.add_argument("--candidates", nargs="*", default=["smollm2-135m", "gemma3-270m"])
-    parser.add_argument("--max-steps", type=int, default=100)
+    parser.add_argument("--max-steps", type=int, default=80)
     parser.add_argument("--run-root", type=Path, default=Path("runs/task_checks"))
+    parser.add_argument("--table", action="store_true", help="print the README table of the stored results and stop")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(RESULTS.read_text())))
+        return
     for task in args.tasks or bundled_task_names():
         summary = check_task(task, args.candidates, args.max_steps, args.run_root)
         summary["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
