@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from damoc.config import FieldMap, SourceSpec
+from damoc.config import TaskConfig
 from damoc.evaluation.loglik import score_multiple_choice
 from damoc.models import load_model, resolve_model_ref
-from damoc.tasks import BUNDLED_DIR, bundled_task_card, load_split
+from damoc.tasks import load_split, task_sources
 
 RESULTS = Path(__file__).parent / "results" / "eval_prefix.json"
 
@@ -31,9 +31,8 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--n", type=int, default=60)
     args = parser.parse_args()
-    card = bundled_task_card(args.task)
-    source = SourceSpec(path=BUNDLED_DIR / args.task / "eval.jsonl")
-    examples = load_split(source, FieldMap(**card.get("fields", {})), card["type"], "eval")[: args.n]
+    _, source, fields, task_type = task_sources(TaskConfig(bundled=args.task))
+    examples = load_split(source, fields, task_type, "eval")[: args.n]
     model, tokenizer = load_model(resolve_model_ref(args.model), "cpu")
     timings, rows = {}, {}
     for name, min_shared in (("batched", 10**9), ("shared_prefix", 64)):

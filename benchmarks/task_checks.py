@@ -22,21 +22,17 @@ from typing import Any
 
 import yaml
 
-from damoc.config import FieldMap, SourceSpec, parse_config
+from damoc.config import TaskConfig, parse_config
 from damoc.pipeline import run
-from damoc.tasks import BUNDLED_DIR, bundled_task_card, bundled_task_names, load_split
+from damoc.tasks import BUNDLED_DIR, bundled_task_names, load_split, task_sources
 
 RESULTS = Path(__file__).parent / "results" / "task_checks.json"
 
 
 def leakage(task: str) -> dict[str, int]:
     """Eval questions (with their context) that appear verbatim in train."""
-    card = bundled_task_card(task)
-    fields = FieldMap(**card.get("fields", {}))
-    splits = {
-        s: load_split(SourceSpec(path=BUNDLED_DIR / task / f"{s}.jsonl"), fields, card["type"], s)
-        for s in ("train", "eval")
-    }
+    train, evals, fields, task_type = task_sources(TaskConfig(bundled=task))
+    splits = {s: load_split(src, fields, task_type, s) for s, src in (("train", train), ("eval", evals))}
     seen = {(e.context, e.question) for e in splits["train"]}
     leaked = sum((e.context, e.question) in seen for e in splits["eval"])
     return {"train": len(splits["train"]), "eval": len(splits["eval"]), "eval_questions_in_train": leaked}
@@ -90,6 +86,14 @@ def check_task(task: str, candidates: list[str], max_steps: int, run_root: Path)
 SHORT = {"smollm2-135m": "smol", "gemma3-270m": "gemma", "qwen2.5-coder-0.5b": "qwen"}
 
 
+def _accs(d: dict[str, Any], key: str) -> str:
+    return ", ".join(f"{SHORT.get(c, c)} {d[key][c]:.3f}" for c in d["candidates"])
+
+
+def _order(d: dict[str, Any], key: str) -> str:
+    return " > ".join(SHORT.get(c, c) for c in d[key])
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     """The README's table of the measured checks."""
     lines = [
@@ -98,18 +102,10 @@ def markdown_table(results: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for task, d in results.items():
-        name = {c: SHORT.get(c, c) for c in d["candidates"]}
-
-        def accs(key: str, d: dict[str, Any] = d, name: dict[str, str] = name) -> str:
-            return ", ".join(f"{name[c]} {d[key][c]:.3f}" for c in d["candidates"])
-
-        def order(key: str, d: dict[str, Any] = d, name: dict[str, str] = name) -> str:
-            return " > ".join(name[c] for c in d[key])
-
         changes = "**yes**" if d["fine_tuning_changes_order"] else "no"
         lines.append(
-            f"| `{task}` | {accs('zero_shot_acc')} | {accs('fine_tuned_acc')} | {order('zero_shot_order')} "
-            f"| {order('fine_tuned_order')} | {changes} | {'yes' if d['tie_after_fine_tuning'] else 'no'} "
+            f"| `{task}` | {_accs(d, 'zero_shot_acc')} | {_accs(d, 'fine_tuned_acc')} | {_order(d, 'zero_shot_order')} "
+            f"| {_order(d, 'fine_tuned_order')} | {changes} | {'yes' if d['tie_after_fine_tuning'] else 'no'} "
             f"| {d['leakage']['eval_questions_in_train']} of {d['leakage']['eval']} |"
         )
     return "\n".join(lines)

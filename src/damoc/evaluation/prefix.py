@@ -63,11 +63,14 @@ def score_shared_prefix(model: Any, requests: list[Request], pad_id: int) -> lis
         use_cache=True,
     ).last_hidden_state
     shared = first.last_hidden_state[0]
-    scores = []
+    picked, rows, targets = [], [], []
     for b, r in enumerate(requests):
         n = len(r.input_ids)
-        picked = [shared[k] if k < p else rest[b, k - p] for k in range(n - len(r.targets), n)]
-        logprobs = torch.log_softmax(head_logits(model, torch.stack(picked)), dim=-1)
-        targets = torch.tensor(r.targets, device=device)
-        scores.append(float(logprobs[torch.arange(len(targets), device=device), targets].double().sum()))
-    return scores
+        picked += [shared[k] if k < p else rest[b, k - p] for k in range(n - len(r.targets), n)]
+        rows += [b] * len(r.targets)
+        targets += r.targets
+    # one output-head call for every continuation position of the example, as score_batch does
+    logprobs = torch.log_softmax(head_logits(model, torch.stack(picked)), dim=-1)
+    got = logprobs[torch.arange(len(targets), device=device), torch.tensor(targets, device=device)].cpu()
+    sums = torch.zeros(len(requests), dtype=torch.float64).index_add_(0, torch.tensor(rows), got.double())
+    return sums.tolist()
