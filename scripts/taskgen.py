@@ -173,24 +173,24 @@ def to_records(
     """Shuffle ``items``, place each answer at a position balanced within its topic and number the records
     ``<prefix>-<split>-00001``, ... (``topics`` fixes the order in which topics are balanced). With
     ``rotate``, topic number k starts its cycle at position k, so the remainders land in different places."""
-    order = sorted(items, key=lambda i: (i.topic, i.question))
+    order = sorted(items, key=lambda i: (i.topic, i.question, i.answer, i.distractors))
     seeded_rng(seed, "order", split).shuffle(order)
-    position: dict[str, int] = {}
+    position: dict[int, int] = {}  # index in ``order`` -> answer position (a question may repeat with other choices)
     for index, topic in enumerate(topics):
-        questions = [i.question for i in order if i.topic == topic]
-        slots = balanced_slots(len(questions), index if rotate else 0, seeded_rng(seed, "positions", split, topic))
-        position.update(zip(questions, slots, strict=True))
+        members = [k for k, i in enumerate(order) if i.topic == topic]
+        slots = balanced_slots(len(members), index if rotate else 0, seeded_rng(seed, "positions", split, topic))
+        position.update(zip(members, slots, strict=True))
     records: Records = []
     for n, item in enumerate(order, start=1):
         choices = list(item.distractors)
-        choices.insert(position[item.question], item.answer)
+        choices.insert(position[n - 1], item.answer)
         records.append(
             {
                 "id": f"{prefix}-{split}-{n:05d}",
                 "topic": item.topic,
                 "question": item.question,
                 "choices": choices,
-                "answer": position[item.question],
+                "answer": position[n - 1],
                 "context": None,
             }
         )
