@@ -7,7 +7,12 @@ lm-evaluation-harness does), a model that knows the group puts more probability 
 knowing more can lower its zero-shot score (the "inverse scaling" of negated questions, McKenzie et
 al. 2023, NeQA). Fine-tuning teaches the negation; what remains is knowledge. A task like this is
 where a zero-shot ranking and a fine-tuned ranking of candidates can disagree, which is what
-fine-tuning-based selection is for. The format was fixed before any model was run on it.
+fine-tuning-based selection is for. The questions were fixed before any model was run on them. The
+first version used the plain cloze prompt without the options; measured with it (benchmarks/results/
+task_checks_medical_except_cloze.json), zero-shot gemma3-270m scored 0.109 and smollm2-135m 0.259 (the
+trap at work), but after fine-tuning both stayed near chance (0.269, 0.285): without its options an
+EXCEPT question has no single answer. So the task card now names a template that lists the options, as
+an exam shows them; nothing else changed after measuring.
 
 The facts are those of ``medical_qa`` (its tables in ``bundled_tasks/medical_qa/tables/``, read with
 its loaders and exclusion rules; nothing is copied). Groups, each asked with one sentence:
@@ -48,6 +53,10 @@ SEED = "damoc-medical-except-v1"
 EVAL_FRACTION = 0.25
 PER_GROUP = 28
 MIN_NEAR = 6  # use only the preferred outsiders when there are at least this many
+# An EXCEPT question has no answer without its options (exams always show them), so the prompt lists them;
+# each choice is still scored as the text that follows "Answer:". Every run on this task uses it unless
+# the config sets its own task.template.
+TEMPLATE = "Question: {{ question }}\n{% for choice in choices %}- {{ choice }}\n{% endfor %}Answer:"
 TOPICS = (
     "drug_class",
     "disease_system",
@@ -65,8 +74,9 @@ DESCRIPTION = (
     "hormones by source gland, medical terms by word part; facts from the medical_qa fact tables. Negated "
     "questions are a staple of medical exams and a known trap for zero-shot likelihood scoring (a model that "
     "knows the group prefers its members), so on this task the zero-shot order of candidates need not be their "
-    "order after fine-tuning. Split by group: no eval question stem occurs in train. Not medical advice; for "
-    "model-selection benchmarking only."
+    "order after fine-tuning. The prompt (the card's template) lists the four options, as an exam shows them; "
+    'each option is scored as the text after "Answer:". Split by group: no eval question stem occurs in train. '
+    "Not medical advice; for model-selection benchmarking only."
 )
 SOURCE = (
     "Authored by the damoc contributors from the medical_qa fact tables (bundled_tasks/medical_qa/tables/); "
@@ -314,7 +324,7 @@ def main() -> int:
     if problems:
         return taskgen.print_problems(problems)
     checks = card_checks(train, evals, groups, units)
-    card = taskgen.card_text("medical_except", DESCRIPTION, SOURCE, train, evals, TOPICS, checks)
+    card = taskgen.card_text("medical_except", DESCRIPTION, SOURCE, train, evals, TOPICS, checks, template=TEMPLATE)
     TASK_DIR.mkdir(exist_ok=True)
     taskgen.write_task(TASK_DIR, train, evals, card)
     taskgen.report(train, evals, TOPICS, width=20)

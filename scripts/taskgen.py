@@ -304,9 +304,11 @@ def card_text(
     topics: Iterable[str],
     checks: Iterable[str],
     context: str = "null",
+    template: str | None = None,
 ) -> str:
     """The task card, as YAML (strings written as JSON, which YAML reads as double-quoted scalars);
-    ``context`` is the field that holds an example's passage ("null" when there is none)."""
+    ``context`` is the field that holds an example's passage ("null" when there is none), ``template``
+    the task's own prompt template (left out when the default plain template is the one to use)."""
     totals = Counter(str(r["topic"]) for r in train + evals)
     lines = [
         f"name: {name}",
@@ -317,6 +319,7 @@ def card_text(
         f"fields: {{question: question, choices: choices, answer: answer, context: {context}}}",
         f"sizes: {{train: {len(train)}, eval: {len(evals)}}}",
         "metric: acc",
+        *([f"template: {json.dumps(template, ensure_ascii=False)}"] if template else []),
         "topics:",
         *(f"  {t}: {totals[t]}" for t in topics),
         "leakage_check:",

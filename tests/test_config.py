@@ -9,6 +9,7 @@ import yaml
 
 from damoc.config import candidate_from_yaml, load_config, section_hash
 from damoc.errors import ConfigError
+from damoc.tasks import bundled_task_names
 
 
 def write_cfg(tmp_path: Path, **over: object) -> Path:
@@ -102,3 +103,15 @@ def test_section_hash_stable_and_sensitive(tmp_path: Path) -> None:
     assert section_hash(cfg.model) == section_hash(cfg.model)
     other = load_config(write_cfg(tmp_path), ["model.remove_ratio=0.5"])
     assert section_hash(cfg.model) != section_hash(other.model)
+
+
+def test_shipped_configs_load_and_every_domain_task_has_one() -> None:
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    loaded = {p.stem: load_config(p) for p in sorted(configs.glob("*.yaml"))}
+    assert {"demo", "smoke"} <= set(loaded)
+    bundled = {cfg.task.bundled for cfg in loaded.values() if cfg.task.bundled}
+    domain = set(bundled_task_names()) - {"world_facts"}  # world_facts is the demo's task
+    assert domain <= bundled, f"bundled tasks without a config in configs/: {sorted(domain - bundled)}"
+    for name, cfg in loaded.items():
+        if cfg.task.bundled and name not in ("demo", "smoke"):
+            assert name == cfg.task.bundled and cfg.run_dir.name == name, name

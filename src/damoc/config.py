@@ -75,10 +75,10 @@ class TaskConfig(_Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _bundled_type(cls, data: Any) -> Any:
-        from damoc.tasks import with_bundled_type  # a bundled task's type comes from its card
+    def _bundled_defaults(cls, data: Any) -> Any:
+        from damoc.tasks import with_bundled_defaults  # a bundled task's type (and template) come from its card
 
-        return with_bundled_type(data)
+        return with_bundled_defaults(data)
 
     @field_validator("template")
     @classmethod

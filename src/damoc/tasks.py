@@ -75,14 +75,17 @@ def bundled_task_card(name: str) -> dict[str, Any]:
     return card
 
 
-def with_bundled_type(data: Any) -> Any:
-    """Raw task config with ``type`` taken from the bundled task's card when the user names none."""
-    if isinstance(data, dict) and data.get("bundled") and "type" not in data:
-        try:
-            return {**data, "type": bundled_task_card(str(data["bundled"]))["type"]}
-        except DataError as exc:
-            raise ValueError(str(exc)) from None
-    return data
+def with_bundled_defaults(data: Any) -> Any:
+    """Raw task config with ``type`` and ``template`` taken from the bundled task's card where the user
+    gives none (a card names a ``template`` only when its task needs one, e.g. to show the choices)."""
+    if not (isinstance(data, dict) and data.get("bundled")) or ("type" in data and "template" in data):
+        return data
+    try:
+        card = bundled_task_card(str(data["bundled"]))
+    except DataError as exc:
+        raise ValueError(str(exc)) from None
+    defaults = {"type": card["type"], **({"template": card["template"]} if card.get("template") else {})}
+    return {**defaults, **data}
 
 
 def task_sources(task: TaskConfig) -> tuple[SourceSpec, SourceSpec, FieldMap, TaskType]:
