@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,7 +46,7 @@ sys.dont_write_bytecode = True  # leave no __pycache__ in scripts/
 
 import build_medical_qa as med  # noqa: E402
 import taskgen  # noqa: E402
-from taskgen import N_CHOICES, Item, Records  # noqa: E402
+from taskgen import N_CHOICES, Item, Records, split_cell  # noqa: E402
 
 TASK_DIR = Path(__file__).resolve().parent.parent / "src" / "damoc" / "bundled_tasks" / "medical_except"
 SEED = "damoc-medical-except-v1"
@@ -137,9 +137,7 @@ def disease_groups() -> list[Group]:
     groups = []
     for system, label in med.BODY_SYSTEMS.items():
         members = tuple(r["disease"] for r in rows if r["system"] == system)
-        outsiders = tuple(
-            r["disease"] for r in rows if system not in {r["system"], *med.split_cell(r["other_systems"])}
-        )
+        outsiders = tuple(r["disease"] for r in rows if system not in {r["system"], *split_cell(r["other_systems"])})
         stem = f"Each of the following conditions mainly affects the {label.lower()} EXCEPT:"
         groups.append(Group("disease_system", f"system|{system}", stem, members, outsiders))
     return sized(groups)
@@ -157,47 +155,42 @@ def infection_groups() -> list[Group]:
     return sized(groups)
 
 
+def table_groups(
+    topic: str, table: str, key: str, column: str, stem: str, conflicts: Callable[[dict[str, str], str], bool]
+) -> list[Group]:
+    """One group per value of ``column`` in ``table``: its rows' ``key`` are the members; the outsiders are the
+    rows with another value for which ``conflicts(row, value)`` is false. ``stem`` is formatted with the value;
+    the group's name is "<table>|<value>"."""
+    rows = med.read_table(table)
+    groups = []
+    for value, members in sorted(by_column(rows, key, column).items()):
+        outsiders = tuple(r[key] for r in rows if r[column] and r[column] != value and not conflicts(r, value))
+        groups.append(Group(topic, f"{table}|{value}", stem.format(value), tuple(members), outsiders))
+    return sized(groups)
+
+
 def organ_groups() -> list[Group]:
     """ "Each of the following organs is part of the digestive system EXCEPT:"."""
-    rows = med.read_table("organs")
-    groups = []
-    for system, members in sorted(by_column(rows, "organ", "system").items()):
-        outsiders = tuple(
-            r["organ"] for r in rows if r["system"] != system and system not in med.split_cell(r["not_systems"])
-        )
-        stem = f"Each of the following organs is part of the {system} EXCEPT:"
-        groups.append(Group("organ_system", f"organs|{system}", stem, tuple(members), outsiders))
-    return sized(groups)
+    stem = "Each of the following organs is part of the {} EXCEPT:"
+    return table_groups(
+        "organ_system", "organs", "organ", "system", stem, lambda r, v: v in split_cell(r["not_systems"])
+    )
 
 
 def bone_groups() -> list[Group]:
     """ "Each of the following bones is found in the wrist EXCEPT:" (overlapping regions never outsiders)."""
-    rows = med.read_table("bones")
-    groups = []
-    for region, members in sorted(by_column(rows, "bone", "region").items()):
-        outsiders = tuple(
-            r["bone"]
-            for r in rows
-            if r["region"] != region and frozenset((r["region"], region)) not in med.REGION_CONFLICTS
-        )
-        stem = f"Each of the following bones is found in the {region} EXCEPT:"
-        groups.append(Group("bone_region", f"bones|{region}", stem, tuple(members), outsiders))
-    return sized(groups)
+    stem = "Each of the following bones is found in the {} EXCEPT:"
+    return table_groups(
+        "bone_region", "bones", "bone", "region", stem, lambda r, v: frozenset((r["region"], v)) in med.REGION_CONFLICTS
+    )
 
 
 def hormone_groups() -> list[Group]:
     """ "Each of the following hormones is secreted by the anterior pituitary EXCEPT:"."""
-    rows = med.read_table("hormones")
-    groups = []
-    for source, members in sorted(by_column(rows, "hormone", "source").items()):
-        outsiders = tuple(
-            r["hormone"]
-            for r in rows
-            if r["source"] and r["source"] != source and source not in med.split_cell(r["not_sources"])
-        )
-        stem = f"Each of the following hormones is secreted by the {source} EXCEPT:"
-        groups.append(Group("hormone_source", f"hormones|{source}", stem, tuple(members), outsiders))
-    return sized(groups)
+    stem = "Each of the following hormones is secreted by the {} EXCEPT:"
+    return table_groups(
+        "hormone_source", "hormones", "hormone", "source", stem, lambda r, v: v in split_cell(r["not_sources"])
+    )
 
 
 def word_part_groups() -> list[Group]:
@@ -208,11 +201,9 @@ def word_part_groups() -> list[Group]:
     groups = []
     for part in sorted(meaning_of):
         meaning = meaning_of[part]
-        members = tuple(r["term"] for r in terms if part in med.split_cell(r["parts"]))
+        members = tuple(r["term"] for r in terms if part in split_cell(r["parts"]))
         outsiders = tuple(
-            r["term"]
-            for r in terms
-            if part not in med.split_cell(r["parts"]) and not med.mentions(r["meaning"], meaning)
+            r["term"] for r in terms if part not in split_cell(r["parts"]) and not med.mentions(r["meaning"], meaning)
         )
         stem = f"Each of the following medical terms contains a word part meaning '{meaning}' EXCEPT:"
         groups.append(Group("word_part", f"part|{part}", stem, members, outsiders))
