@@ -39,14 +39,14 @@ import itertools
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in scripts/
 
 import build_medical_qa as med  # noqa: E402
 import taskgen  # noqa: E402
-from taskgen import N_CHOICES, Item, Records, split_cell  # noqa: E402
+from taskgen import N_CHOICES, Records, split_cell  # noqa: E402
 
 TASK_DIR = Path(__file__).resolve().parent.parent / "src" / "damoc" / "bundled_tasks" / "medical_except"
 SEED = "damoc-medical-except-v1"
@@ -119,13 +119,14 @@ def drug_class_groups() -> list[Group]:
         info = classes[c]
 
         def allowed(x: med.Drug, c: str = c, info: med.DrugClass = info) -> bool:
-            if c in x.classes or (x.classes and x.classes[0] in excl[c]) or any(k in excl[c] for k in x.classes):
+            if c in x.classes or any(k in excl[c] for k in x.classes):
                 return False
             return not (info.functional and (not x.areas or x.areas & areas_of[c]))
 
         members = tuple(d.name for d in drugs if c in d.classes)
-        outsiders = tuple(x.name for x in drugs if allowed(x))
-        near = frozenset(x.name for x in drugs if allowed(x) and x.main_area in areas_of[c])
+        outside = [x for x in drugs if allowed(x)]
+        outsiders = tuple(x.name for x in outside)
+        near = frozenset(x.name for x in outside if x.main_area in areas_of[c])
         stem = f"Each of the following drugs is {info.article} {c} EXCEPT:"
         groups.append(Group("drug_class", f"class|{c}", stem, members, outsiders, near))
     return sized(groups)
@@ -223,7 +224,7 @@ def load_groups() -> list[Group]:
     ]
 
 
-def group_items(group: Group) -> list[Item]:
+def group_items(group: Group) -> list[med.Item]:
     """Up to ``PER_GROUP`` questions: three members (in a random order) and an outsider, all different."""
     near = sorted(group.near & set(group.outsiders))
     outsiders = near if len(near) >= MIN_NEAR else sorted(group.outsiders)
@@ -233,41 +234,33 @@ def group_items(group: Group) -> list[Item]:
     for triple, outsider in rng.sample(combos, min(PER_GROUP, len(combos))):
         shown = list(triple)
         rng.shuffle(shown)
-        items.append(Item(group.topic, group.name, group.stem, outsider, tuple(shown)))
+        items.append(med.Item(group.topic, group.name, group.stem, outsider, tuple(shown)))
     return items
 
 
-def merged_units(groups: list[Group]) -> dict[str, str]:
-    """Each group's split unit: groups whose member sets overlap by half of the smaller one or more are
-    merged (the smallest name stands for all), so that neither gives the other away."""
-    parent = {g.name: g.name for g in groups}
-
-    def find(u: str) -> str:
-        while parent[u] != u:
-            parent[u] = parent[parent[u]]
-            u = parent[u]
-        return u
-
+def overlapping(groups: list[Group]) -> list[tuple[str, str]]:
+    """Pairs of groups whose member sets overlap by half of the smaller one or more: each pair is linked
+    into one split unit (``med.merge_units``), so that neither gives the other away."""
+    pairs = []
     for a, b in itertools.combinations(groups, 2):
         shared = len(set(a.members) & set(b.members))
         if shared and 2 * shared >= min(len(a.members), len(b.members)):
-            x, y = sorted((find(a.name), find(b.name)))
-            parent[y] = x
-    return {g.name: find(g.name) for g in groups}
+            pairs.append((a.name, b.name))
+    return pairs
 
 
-def check_items(groups: list[Group], items: list[Item]) -> list[str]:
-    """Problems with the generated questions: a right answer that is a member, repeated choices, repeats."""
+def check_items(groups: list[Group], items: list[med.Item]) -> list[str]:
+    """Problems with the generated questions (``entity`` is each one's group): a right answer that is a member,
+    repeated choices, repeats."""
     members = {g.name: set(g.members) for g in groups}
     problems = [f"unknown topic {t!r}" for t in sorted({i.topic for i in items} - set(TOPICS))]
+    stems: dict[str, set[str]] = defaultdict(set)
     for it in items:
         texts = [it.answer, *it.distractors]
         if len({t.casefold() for t in texts}) != N_CHOICES:
             problems.append(f"choices are not {N_CHOICES} distinct texts: {it.question} {texts}")
-    stems: dict[str, set[str]] = defaultdict(set)
-    for it in items:
-        stems[it.question].add(it.unit)
-        if it.answer in members[it.unit] or not set(it.distractors) <= members[it.unit]:
+        stems[it.question].add(it.entity)
+        if it.answer in members[it.entity] or not set(it.distractors) <= members[it.entity]:
             problems.append(f"answer or members wrong: {it.question} {it.answer} {it.distractors}")
     problems += [f"stem used by two groups: {s}" for s, u in stems.items() if len(u) > 1]
     keys = [(i.question, i.answer, frozenset(i.distractors)) for i in items]
@@ -284,10 +277,10 @@ def split_problems(train: Records, evals: Records) -> list[str]:
     return problems + [f"eval question stem also in train: {q}" for q in sorted(shared)]
 
 
-def card_checks(train: Records, evals: Records, groups: list[Group], units: dict[str, str]) -> list[str]:
+def card_checks(train: Records, evals: Records, groups: list[Group], items: list[med.Item]) -> list[str]:
     """What the checks verified, with numbers, for the card."""
     eval_stems, train_stems = taskgen.questions(evals), taskgen.questions(train)
-    merged = sum(1 for g in groups if units[g.name] != g.name)
+    merged = len({i.entity for i in items if i.unit != i.entity})
     pos = f"train {taskgen.positions_text(train)}; eval {taskgen.positions_text(evals)}"
     return [
         f"0 of {len(evals)} eval question stems appear in train ({len(eval_stems)} eval stems, {len(train_stems)} "
@@ -303,10 +296,8 @@ def card_checks(train: Records, evals: Records, groups: list[Group], units: dict
 
 def main() -> int:
     groups = load_groups()
-    units = merged_units(groups)
-    raw = [it for g in groups for it in group_items(g)]
-    problems = check_items(groups, raw)
-    items = [replace(it, unit=units[it.unit]) for it in raw]
+    items = med.merge_units([it for g in groups for it in group_items(g)], overlapping(groups))
+    problems = check_items(groups, items)
     if problems:
         return taskgen.print_problems(problems)
     held_out = taskgen.eval_units(items, SEED, EVAL_FRACTION)
@@ -314,7 +305,7 @@ def main() -> int:
     problems = split_problems(train, evals)
     if problems:
         return taskgen.print_problems(problems)
-    checks = card_checks(train, evals, groups, units)
+    checks = card_checks(train, evals, groups, items)
     card = taskgen.card_text("medical_except", DESCRIPTION, SOURCE, train, evals, TOPICS, checks, template=TEMPLATE)
     TASK_DIR.mkdir(exist_ok=True)
     taskgen.write_task(TASK_DIR, train, evals, card)
