@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
+from damoc.candidates.resolve import load_model, resolve_model_ref
 from damoc.config import TaskConfig
 from damoc.evaluation.loglik import score_multiple_choice
-from damoc.models import load_model, resolve_model_ref
-from damoc.tasks import load_split, task_sources
+from damoc.tasks.load import load_split, task_sources
 
 RESULTS = Path(__file__).parent / "results" / "eval_prefix.json"
 

@@ -27,9 +27,10 @@ from typing import Any
 import yaml
 
 from damoc.artifacts import RunLayout
-from damoc.config import TaskConfig, parse_config
+from damoc.config import TaskConfig
+from damoc.loading import parse_config
 from damoc.pipeline import run
-from damoc.tasks import BUNDLED_DIR, bundled_task_names, load_split, task_sources
+from damoc.tasks.load import BUNDLED_DIR, bundled_task_names, load_split, task_sources
 
 RESULTS = Path(__file__).parent / "results" / "task_checks.json"
 RESAMPLES = 4000

@@ -347,7 +347,7 @@ def test_remove_ratio_leaving_no_layer_then_fixed_completes(inputs: Inputs, tmp_
     """The re-run check of the model group: the data stage is kept, the fixed run completes from it.
 
     The data holds a ~100k-character question, far longer than every max_seq_len: it is truncated
-    from the left (documented in damoc.data.compress.MAX_TEXT_CHARS) and the run completes.
+    from the left (documented in damoc.data.stage.MAX_TEXT_CHARS) and the run completes.
     """
     long_question = {**GOOD, "id": "long", "question": "Some words. " * 8_000 + "What is 1 plus 1?"}
     train = write_jsonl(tmp_path / "train.jsonl", [long_question, *make_mc_records(5, seed=3)])
@@ -375,16 +375,16 @@ def test_bundled_gguf_checksum_mismatch(
     inputs: Inputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bundled alias whose GGUF does not match the catalogue's sha256 (through the CLI's main, in process)."""
-    import damoc.bundled
+    import damoc.candidates.bundled
     from damoc.cli import main
 
-    catalogue = copy.deepcopy(damoc.bundled.bundled_models())
+    catalogue = copy.deepcopy(damoc.candidates.bundled.bundled_models())
     entry = catalogue["smollm2-135m"]
-    entry["source"] = {"kind": "concat", "parts": [{"module": "damoc", "file": "bundled_models.json"}]}
+    entry["source"] = {"kind": "concat", "parts": [{"module": "damoc.candidates", "file": "bundled_models.json"}]}
     entry["sha256"] = "0" * 64
     fake = tmp_path / "bundled_models.json"
     fake.write_text(json.dumps(catalogue))
-    monkeypatch.setattr(damoc.bundled, "CATALOGUE_PATH", fake)
+    monkeypatch.setattr(damoc.candidates.bundled, "CATALOGUE_PATH", fake)
     for var in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"):
         monkeypatch.setenv(var, os.environ.get(var, "1" if var.startswith("HF") else "error"))
     raw = base_config(inputs, tmp_path / "run")

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from damoc.config import candidate_from_yaml, load_config, section_hash
+from damoc.candidates.names import candidate_from_yaml
+from damoc.config import section_hash
 from damoc.errors import ConfigError
-from damoc.tasks import bundled_task_names
+from damoc.loading import load_config
+from damoc.tasks.load import bundled_task_names
 
 
 def write_cfg(tmp_path: Path, **over: object) -> Path:

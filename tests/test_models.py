@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from damoc.bundled import bundled_models, default_cache_dir, verify_sha256
-from damoc.config import CandidateSpec
-from damoc.errors import ModelError
-from damoc.models import (
+from damoc.candidates.bundled import bundled_models, default_cache_dir, verify_sha256
+from damoc.candidates.resolve import (
     ResolvedModel,
     count_parameters,
     load_model,
@@ -22,6 +20,8 @@ from damoc.models import (
     resolve_candidate,
     resolve_model_ref,
 )
+from damoc.config import CandidateSpec
+from damoc.errors import ModelError
 
 
 def copy_model(src: Path, dst: Path) -> Path:
@@ -133,10 +133,10 @@ def test_device_and_dtype() -> None:
 def test_bundled_smollm2_prepares_generates_and_compresses(tmp_path: Path) -> None:
     import torch
 
-    from damoc.bundled import prepare_models
+    from damoc.candidates.bundled import prepare_models
     from damoc.config import ModelConfig
     from damoc.model import build_proxy
-    from damoc.tasks import Example, write_examples
+    from damoc.tasks.load import Example, write_examples
 
     cache = tmp_path / "cache"
     folder = prepare_models(["smollm2-135m"], cache)["smollm2-135m"]

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from damoc.artifacts import RunLayout, read_json, read_manifest
-from damoc.config import parse_config
 from damoc.errors import DamocError
+from damoc.loading import parse_config
 from damoc.pipeline import run
 from damoc.testing import tiny_run_config
 

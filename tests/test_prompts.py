@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from damoc.config import parse_config
 from damoc.errors import ConfigError
-from damoc.prompts import PromptSpec, choice_continuations, render_prompt, target_text
-from damoc.tasks import Example, build_prompt
+from damoc.loading import parse_config
+from damoc.tasks.load import Example, build_prompt
+from damoc.tasks.prompts import PromptSpec, choice_continuations, render_prompt, target_text
 
 MC = Example(id="q1", question="What is 2 plus 3?", answer=1, choices=("four", "five", "six"))
 RC = Example(id="q2", question="Who wrote it?", answer="Ada", context="It was written by Ada.")
@@ -120,8 +120,8 @@ SPECS = [
 def test_training_prompt_equals_evaluation_context(chat_tokenizer: Any, spec: PromptSpec) -> None:
     from damoc.evaluation.generate import encode_prompts
     from damoc.evaluation.loglik import build_requests
-    from damoc.model.build import render_calibration
-    from damoc.tokens import special_prefix
+    from damoc.model.stage import render_calibration
+    from damoc.tasks.tokens import special_prefix
     from damoc.training.features import IGNORE_INDEX, encode_example
 
     tok = chat_tokenizer
@@ -156,7 +156,7 @@ def test_stages_take_the_prompt_spec(chat_tokenizer: Any, tiny_model_dirs: dict[
 
     from damoc.config import EvaluationConfig, TrainingConfig
     from damoc.evaluation import evaluate
-    from damoc.tasks import write_examples
+    from damoc.tasks.load import write_examples
     from damoc.training import train_proxy
 
     model = tmp_path / "chat_model"
@@ -178,7 +178,7 @@ def test_pipeline_passes_the_template_to_every_stage(
 ) -> None:
     import json
 
-    import damoc.prompts
+    import damoc.tasks.prompts
     from damoc.pipeline import run
     from damoc.testing import make_mc_records, tiny_run_config
 
@@ -188,13 +188,13 @@ def test_pipeline_passes_the_template_to_every_stage(
         (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     raw["task"] |= {"template": "Q: {question}\nA:"}
     seen: list[str | None] = []
-    real = damoc.prompts.render_body
+    real = damoc.tasks.prompts.render_body
 
     def spy(ex: Example, template: str | None = None) -> str:
         seen.append(template)
         return real(ex, template)
 
-    monkeypatch.setattr(damoc.prompts, "render_body", spy)
+    monkeypatch.setattr(damoc.tasks.prompts, "render_body", spy)
     assert run(parse_config(raw)) is not None
     assert seen and set(seen) == {"Q: {question}\nA:"}  # data, calibration, training and evaluation
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from damoc.artifacts import RunLayout, read_json
-from damoc.config import load_config
+from damoc.loading import load_config
 from damoc.pipeline import run
 
 SMOKE = Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml"

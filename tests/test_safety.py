@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from damoc.candidates.resolve import ResolvedModel, load_model, resolve_candidate
 from damoc.config import CandidateSpec
 from damoc.errors import ModelError
-from damoc.models import ResolvedModel, load_model, resolve_candidate
 from damoc.testing import make_mc_records, write_jsonl
 
 

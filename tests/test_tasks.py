@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from damoc.config import FieldMap, SourceSpec, parse_config
+from damoc.config import FieldMap, SourceSpec
 from damoc.errors import DataError
-from damoc.tasks import (
+from damoc.loading import parse_config, parse_task
+from damoc.tasks.load import (
     Example,
     build_prompt,
     choice_continuations,
@@ -235,7 +236,7 @@ def test_broken_chat_and_alpaca_name_line_and_field(
 
 
 def test_read_split_collects_every_problem(tmp_path: Path) -> None:
-    from damoc.tasks import read_split
+    from damoc.tasks.load import read_split
 
     path = tmp_path / "d.jsonl"
     path.write_text(
@@ -255,46 +256,46 @@ def test_read_split_collects_every_problem(tmp_path: Path) -> None:
 
 
 def test_task_card_merges_measured_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import damoc.tasks
+    import damoc.tasks.load
 
     folder = tmp_path / "mini"
     folder.mkdir()
     (folder / "card.yaml").write_text("name: mini\ntype: multiple_choice\nsizes: {train: 1, eval: 1}\n")
-    monkeypatch.setattr(damoc.tasks, "BUNDLED_DIR", tmp_path)
-    assert "checks" not in damoc.tasks.bundled_task_card("mini")
+    monkeypatch.setattr(damoc.tasks.load, "BUNDLED_DIR", tmp_path)
+    assert "checks" not in damoc.tasks.load.bundled_task_card("mini")
     (folder / "checks.yaml").write_text("checks: {tie_after_fine_tuning: false}\n")
-    card = damoc.tasks.bundled_task_card("mini")
+    card = damoc.tasks.load.bundled_task_card("mini")
     assert card["name"] == "mini" and card["checks"] == {"tie_after_fine_tuning": False}
 
 
 def test_bundled_card_template_is_the_default_prompt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import damoc.tasks
+    import damoc.tasks.load
     from damoc.config import TaskConfig
     from damoc.errors import ConfigError
-    from damoc.prompts import render_body
+    from damoc.tasks.prompts import render_body
 
     folder = tmp_path / "listed"
     folder.mkdir()
     card = {"name": "listed", "type": "multiple_choice", "template": "Q: {question} ({choices[0]}, {choices[1]})\nA:"}
     (folder / "card.yaml").write_text(yaml.safe_dump(card))
-    monkeypatch.setattr(damoc.tasks, "BUNDLED_DIR", tmp_path)
-    ex = damoc.tasks.Example(id="1", question="Odd one?", choices=("x", "y"), answer=1)
-    assert render_body(ex, TaskConfig(bundled="listed").template) == "Q: Odd one? (x, y)\nA:"
-    assert TaskConfig(bundled="listed", template="{question}!").template == "{question}!"  # the user's wins
+    monkeypatch.setattr(damoc.tasks.load, "BUNDLED_DIR", tmp_path)
+    ex = damoc.tasks.load.Example(id="1", question="Odd one?", choices=("x", "y"), answer=1)
+    assert render_body(ex, parse_task({"bundled": "listed"}).template) == "Q: Odd one? (x, y)\nA:"
+    assert parse_task({"bundled": "listed", "template": "{question}!"}).template == "{question}!"  # the user's wins
+    assert TaskConfig(bundled="listed").template is None  # the schema alone reads no card (config.py does no I/O)
     (folder / "card.yaml").write_text(yaml.safe_dump({**card, "template": "{nope}"}))
     with pytest.raises(ConfigError, match="unknown variable"):  # a broken card template is caught like a user's
         parse_config({"run_dir": str(tmp_path / "r"), "task": {"bundled": "listed"}, "candidates": ["smollm2-135m"]})
 
 
 def test_medical_except_lists_the_choices_in_its_prompt() -> None:
-    from damoc.config import TaskConfig
-    from damoc.prompts import render_body
-    from damoc.tasks import load_split, task_sources
+    from damoc.tasks.load import load_split, task_sources
+    from damoc.tasks.prompts import render_body
 
-    task = TaskConfig(bundled="medical_except")
+    task = parse_task({"bundled": "medical_except"})
     train, _, fields, kind = task_sources(task)
     ex = load_split(train, fields, kind, "train")[0]
     body = render_body(ex, task.template)
     assert body.startswith(f"Question: {ex.question}\n") and body.endswith("\nAnswer:")
     assert all(f"\n- {c}\n" in body for c in ex.choices) and "EXCEPT" in ex.question
-    assert TaskConfig(bundled="medical_qa").template is None  # the other tasks keep the plain ARC prompt
+    assert parse_task({"bundled": "medical_qa"}).template is None  # the other tasks keep the plain ARC prompt

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from damoc.config import RunConfig, parse_config
-from damoc.task_check import check_task, length_stats
+from damoc.config import RunConfig
+from damoc.loading import parse_config
+from damoc.tasks.check import check_task, length_stats
 
 GOOD: list[dict[str, Any]] = [
     {"question": "What is the capital of Peru?", "choices": ["Quito", "Lima", "Bogota"], "answer": 1},

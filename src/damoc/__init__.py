@@ -11,7 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_config": "damoc.config",
+    "load_config": "damoc.loading",
     "RunConfig": "damoc.config",
     "run": "damoc.pipeline",
     "compress_dataset": "damoc.data",
@@ -20,8 +20,8 @@ _EXPORTS = {
     "evaluate": "damoc.evaluation",
     "rank_candidates": "damoc.selection",
     "write_report": "damoc.report",
-    "prepare_models": "damoc.bundled",
-    "resolve_candidate": "damoc.models",
+    "prepare_models": "damoc.candidates.bundled",
+    "resolve_candidate": "damoc.candidates.resolve",
 }
 
 __all__ = ["__version__", *_EXPORTS]

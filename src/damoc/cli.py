@@ -35,7 +35,7 @@ def _console() -> Any:
 def _setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 
-    from damoc.bundled import default_cache_dir
+    from damoc.candidates.bundled import default_cache_dir
 
     # torch's compiler cache would otherwise land in $TMPDIR: keep damoc's writes in the cache folder
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(default_cache_dir() / "torchinductor"))
@@ -70,7 +70,7 @@ def _progress_bars() -> Iterator[Any]:
 
 
 def _load(config: Path, overrides: list[str] | None) -> Any:
-    from damoc.config import load_config
+    from damoc.loading import load_config
 
     return load_config(config, overrides or [])
 
@@ -152,7 +152,7 @@ def validate_cmd(
     print_: Annotated[bool, typer.Option("--print", help="print the resolved config")] = False,
 ) -> None:
     """Check the config and every method name and parameter; runs nothing."""
-    from damoc.config import dump_config
+    from damoc.loading import dump_config
 
     cfg = _load(config, overrides)
     if print_:
@@ -170,7 +170,7 @@ def ls_cmd(
     kinds = [kind] if kind else [*KINDS, "models"]
     for k in kinds:
         if k == "models":
-            from damoc.bundled import bundled_models
+            from damoc.candidates.bundled import bundled_models
 
             typer.echo("models:")
             for alias, info in bundled_models().items():
@@ -198,7 +198,7 @@ def models_prepare_cmd(
     cache_dir: Annotated[Path | None, typer.Option(help="default: $DAMOC_CACHE or ~/.cache/damoc")] = None,
 ) -> None:
     """Convert bundled GGUF models into cached safetensors checkpoints (once)."""
-    from damoc.bundled import bundled_models, prepare_models
+    from damoc.candidates.bundled import bundled_models, prepare_models
 
     with _progress_bars() as progress:
         done = prepare_models(list(aliases or bundled_models()), cache_dir, progress)
@@ -209,7 +209,7 @@ def models_prepare_cmd(
 @tasks_app.command("ls")
 def tasks_ls_cmd() -> None:
     """List the bundled tasks."""
-    from damoc.tasks import bundled_task_card, bundled_task_names
+    from damoc.tasks.load import bundled_task_card, bundled_task_names
 
     for name in bundled_task_names():
         card = bundled_task_card(name)
@@ -224,7 +224,7 @@ def tasks_show_cmd(name: str) -> None:
     """Print a bundled task's card."""
     import yaml
 
-    from damoc.tasks import bundled_task_card
+    from damoc.tasks.load import bundled_task_card
 
     typer.echo(yaml.safe_dump(bundled_task_card(name), sort_keys=False), nl=False)
 
@@ -232,7 +232,7 @@ def tasks_show_cmd(name: str) -> None:
 @tasks_app.command("export")
 def tasks_export_cmd(name: str, out_dir: Path) -> None:
     """Write a bundled task's train/eval splits as JSONL into OUT_DIR."""
-    from damoc.tasks import export_bundled_task
+    from damoc.tasks.load import export_bundled_task
 
     for p in export_bundled_task(name, out_dir):
         typer.echo(str(p))
@@ -245,7 +245,7 @@ def tasks_check_cmd(
     json_: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
 ) -> None:
     """Validate the task's train/eval data (every problem, with line and field) and describe it; exit 2 on problems."""
-    from damoc.task_check import check_task
+    from damoc.tasks.check import check_task
 
     report = check_task(_load(config, overrides))
     if json_:
@@ -260,7 +260,7 @@ def _print_task_check(report: Any) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from damoc.task_check import problem_rows, summary_rows
+    from damoc.tasks.check import problem_rows, summary_rows
 
     console = Console()
     for split in report.splits:

@@ -1,7 +1,8 @@
-"""The run config: YAML on disk, frozen pydantic models in memory.
+"""The run config schema: frozen pydantic models with their defaults and bounds.
 
-``load_config(path, overrides)`` reads the YAML, applies ``key.sub=value`` overrides, validates every
-key (unknown keys are errors) and every method name and parameter, and returns a :class:`RunConfig`.
+A leaf module: no file or network I/O and no damoc import but :mod:`damoc.errors`. Reading YAML,
+overrides, bundled-task defaults and the checks that need files or registries live in
+:mod:`damoc.loading` and :mod:`damoc.preflight`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from damoc.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TaskType = Literal["multiple_choice", "qa"]
@@ -72,20 +70,6 @@ class TaskConfig(_Frozen):
     format: Literal["auto", "fields", "chat", "alpaca"] = Field("auto", description="record shape; auto: per file")
     template: str | None = Field(None, description="prompt: Jinja2 if it has '{{', else a str.format string")
     use_chat_template: Literal["auto", "never", "always"] = Field("never", description="the model's chat template")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bundled_defaults(cls, data: Any) -> Any:
-        from damoc.tasks import with_bundled_defaults  # a bundled task's type (and template) come from its card
-
-        return with_bundled_defaults(data)
-
-    @field_validator("template")
-    @classmethod
-    def _check_template(cls, v: str | None) -> str | None:
-        from damoc.prompts import check_template
-
-        return check_template(v)
 
     @model_validator(mode="after")
     def _has_data(self) -> TaskConfig:
@@ -200,11 +184,6 @@ class RunConfig(_Frozen):
     selection: SelectionConfig = SelectionConfig()
     executor: ExecutorConfig = ExecutorConfig()
 
-    @field_validator("candidates", mode="before")
-    @classmethod
-    def _expand_candidates(cls, v: Any) -> Any:
-        return [candidate_from_yaml(c) for c in v] if isinstance(v, list) else v
-
     @model_validator(mode="after")
     def _unique_names(self) -> RunConfig:
         names = [c.name for c in self.candidates]
@@ -220,135 +199,6 @@ class RunConfig(_Frozen):
         return ["acc", "acc_norm"] if self.task.type == "multiple_choice" else ["exact_match", "f1"]
 
 
-def candidate_from_yaml(item: Any) -> Any:
-    """A bare string becomes an alias (no '/'), a .gguf file, an existing folder or a hub id."""
-    if not isinstance(item, str):
-        if isinstance(item, dict) and "name" not in item:
-            src = next((item[k] for k in ("alias", "hf", "path", "gguf") if item.get(k)), None)
-            if src is not None:
-                return {**item, "name": _default_name(str(src))}
-        return item
-    if item.endswith(".gguf"):
-        return {"name": _default_name(item), "gguf": item}
-    if Path(item).is_dir():
-        return {"name": _default_name(item), "path": item}
-    if "/" in item:
-        return {"name": _default_name(item), "hf": item}
-    return {"name": item, "alias": item}
-
-
-def _default_name(src: str) -> str:
-    stem = Path(src.rstrip("/")).name
-    return stem[: -len(".gguf")] if stem.endswith(".gguf") else stem
-
-
-def load_config(path: Path | str, overrides: list[str] | None = None) -> RunConfig:
-    """Read, override and validate a run config.
-
-    Args:
-        path: YAML file.
-        overrides: ``dotted.key=value`` strings; values are parsed as YAML (``seed=3``, ``x=[a,b]``).
-
-    Raises:
-        ConfigError: naming the file, the key and what is allowed.
-    """
-    path = Path(path)
-    raw = _read_yaml(path)
-    for item in overrides or []:
-        _apply_override(raw, item)
-    cfg = parse_config(raw, source=str(path))
-    from damoc.config_checks import check_paths, validate_methods
-
-    try:
-        validate_methods(cfg)
-        check_paths(cfg)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return cfg
-
-
-def parse_config(raw: dict[str, Any], source: str = "config") -> RunConfig:
-    """Validate a config dict; pydantic errors become one ConfigError naming each bad key."""
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{source}: invalid config:\n{format_errors(exc)}") from None
-
-
-def format_errors(exc: ValidationError) -> str:
-    """One line per problem: ``key.path: message (got value)``, with allowed keys for unknown ones."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key; allowed here: {', '.join(_allowed_keys(err['loc']))}"
-        elif err["type"] not in ("missing",):
-            msg = f"{msg} (got {err.get('input')!r})"
-        lines.append(f"  {loc or '(top level)'}: {msg}")
-    return "\n".join(lines)
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = RunConfig
-    for part in loc[:-1]:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return []
-        ann = field.annotation
-        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type)]
-        model = ann if isinstance(ann, type) else next((a for a in args if issubclass(a, BaseModel)), None)
-    return sorted(model.model_fields) if model is not None else []
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
-    return raw
-
-
-def _apply_override(raw: dict[str, Any], item: str) -> None:
-    key, sep, value = item.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"override {item!r}: expected key.sub=value")
-    parts = key.split(".")
-    node: Any = raw
-    for i, part in enumerate(parts[:-1]):
-        nxt = parts[i + 1]
-        if isinstance(node, list):
-            node = _list_item(node, part, key)
-            continue
-        if not isinstance(node.get(part), (dict, list)):
-            node[part] = [] if nxt.isdigit() else {}
-        node = node[part]
-    parsed = yaml.safe_load(value) if value else ""
-    if isinstance(node, list):
-        idx = int(parts[-1]) if parts[-1].isdigit() else -1
-        if not 0 <= idx < len(node):
-            raise ConfigError(f"override {item!r}: list index {parts[-1]!r} out of range")
-        node[idx] = parsed
-    else:
-        node[parts[-1]] = parsed
-
-
-def _list_item(node: list[Any], part: str, key: str) -> Any:
-    if not part.isdigit() or int(part) >= len(node):
-        raise ConfigError(f"override {key!r}: {part!r} is not a valid list index (length {len(node)})")
-    return node[int(part)]
-
-
 def section_hash(*parts: Any) -> str:
     """A short stable hash of config sections (pydantic models or plain data) and upstream hashes."""
     blob = json.dumps([_plain(p) for p in parts], sort_keys=True, default=str)
@@ -357,8 +207,3 @@ def section_hash(*parts: Any) -> str:
 
 def _plain(x: Any) -> Any:
     return x.model_dump(mode="json") if isinstance(x, BaseModel) else x
-
-
-def dump_config(cfg: RunConfig) -> str:
-    """The resolved config as YAML."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

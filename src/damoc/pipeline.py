@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from damoc.artifacts import RunLayout, clean_stale_temps, is_done, run_lock, stage_folder, write_text_atomic
-from damoc.config import CandidateSpec, RunConfig, dump_config, section_hash
+from damoc.config import CandidateSpec, RunConfig, section_hash
 from damoc.errors import DamocError
 from damoc.executors import run_candidates
+from damoc.loading import dump_config
 from damoc.progress import ProgressFn
-from damoc.prompts import PromptSpec
-from damoc.selection.ranking import Ranking
+from damoc.selection.stage import Ranking
+from damoc.tasks.prompts import PromptSpec
 
 if TYPE_CHECKING:
-    from damoc.models import ResolvedModel
+    from damoc.candidates.resolve import ResolvedModel
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ def _eval_stage(job: CandidateJob) -> None:
 
 def _zero_shot_stage(job: CandidateJob) -> None:
     """The full, untuned candidate on the same eval set: the zero_shot baseline's scores."""
-    from damoc.models import resolve_candidate
+    from damoc.candidates.resolve import resolve_candidate
 
     def write(out: Path) -> None:
         _evaluate(job, resolve_candidate(job.spec, job.cfg.cache_dir, job.progress), out, None)

@@ -10,7 +10,7 @@ import pytest
 from damoc.config import DataConfig, MethodSpec, TaskConfig
 from damoc.data import DataReport, compress_dataset
 from damoc.errors import ConfigError, DataError
-from damoc.tasks import read_examples
+from damoc.tasks.load import read_examples
 
 OUTPUTS = ("train.jsonl", "eval.jsonl", "calib.jsonl")
 

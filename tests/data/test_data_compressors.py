@@ -14,7 +14,7 @@ from damoc.data import compress_dataset
 from damoc.data.base import StepContext
 from damoc.data.compressors.self_information import word_information
 from damoc.registry import registry
-from damoc.tasks import Example, read_examples
+from damoc.tasks.load import Example, read_examples
 
 COMPRESSORS = registry("compressor").names()
 LONG = "In the small town by the river, the old baker counted the loaves twice, what is five plus four?"

@@ -13,7 +13,7 @@ from damoc.data.filters.hybrid import cluster_quotas, k_means, select_per_cluste
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.data.filters.k_center import greedy_k_center
 from damoc.registry import registry
-from damoc.tasks import Example, build_prompt, target_text
+from damoc.tasks.load import Example, build_prompt, target_text
 from damoc.testing import make_mc_records
 
 FILTERS = registry("filter").names()

@@ -10,7 +10,7 @@ import pytest
 from damoc.config import EvaluationConfig, TrainingConfig
 from damoc.errors import ConfigError, ModelError
 from damoc.evaluation import EvalReport, evaluate
-from damoc.tasks import Example, build_prompt, choice_continuations
+from damoc.tasks.load import Example, build_prompt, choice_continuations
 from damoc.testing import TINY_ARCHS as ARCHS
 from damoc.testing import make_mc_records, write_jsonl
 
@@ -100,7 +100,7 @@ def test_evaluate_qa_end_to_end(tiny_model_dirs: dict[str, Path], qa_file: Path,
 @pytest.mark.parametrize("arch", ARCHS)
 def test_qa_generation_is_batch_independent(tiny_model_dirs: dict[str, Path], qa_file: Path, arch: str) -> None:
     from damoc.evaluation.generate import generate_answers
-    from damoc.tasks import read_examples
+    from damoc.tasks.load import read_examples
 
     model, tok = load(tiny_model_dirs[arch])
     examples = read_examples(qa_file)

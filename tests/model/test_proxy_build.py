@@ -21,7 +21,7 @@ TEXT = "Question: What is 2 plus 3?\nAnswer:"
 
 @pytest.fixture()
 def calib_file(tmp_path: Path) -> Path:
-    from damoc.tasks import Example, write_examples
+    from damoc.tasks.load import Example, write_examples
 
     examples = [
         Example(id=str(r["id"]), question=str(r["question"]), answer=int(r["answer"]), choices=tuple(r["choices"]))  # type: ignore[arg-type]

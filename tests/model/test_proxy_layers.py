@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from damoc.errors import ModelError
+from damoc.model.base import lowest, merge_targets
 from damoc.model.layers import architectures, decoder_layers, num_layers_to_remove, remove_layers
-from damoc.model.methods import lowest, merge_targets
 from damoc.testing import TINY_ARCHS as ARCHS
 from damoc.testing import tiny_config
 

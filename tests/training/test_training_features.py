@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from damoc.config import TrainingConfig
-from damoc.tasks import Example, build_prompt, target_text
-from damoc.tokens import encode_pair, special_prefix
+from damoc.tasks.load import Example, build_prompt, target_text
+from damoc.tasks.tokens import encode_pair, special_prefix
 from damoc.training.features import IGNORE_INDEX, collate, encode_example, plan_steps
 
 EX = Example(id="q0", question="What is 2 plus 3?", answer=1, choices=("four", "five", "six"))

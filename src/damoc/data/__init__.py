@@ -3,6 +3,6 @@
 Importing this package is light: methods load torch and models only when they run.
 """
 
-from damoc.data.compress import DataReport, StepReport, compress_dataset
+from damoc.data.stage import DataReport, StepReport, compress_dataset
 
 __all__ = ["DataReport", "StepReport", "compress_dataset"]

@@ -14,8 +14,8 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from damoc.progress import ProgressFn
-from damoc.prompts import PromptSpec
-from damoc.tasks import Example
+from damoc.tasks.example import Example
+from damoc.tasks.prompts import PromptSpec
 
 PARAMS_CONFIG = ConfigDict(extra="forbid", frozen=True)
 """Pydantic config of every method's ``Params``: unknown keys are errors, instances are frozen."""

@@ -12,7 +12,7 @@ import numpy as np
 from damoc.data.base import StepContext, example_text
 from damoc.errors import ConfigError
 from damoc.progress import ProgressFn, tick
-from damoc.tasks import Example
+from damoc.tasks.example import Example
 
 log = logging.getLogger(__name__)
 

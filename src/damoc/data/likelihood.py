@@ -17,8 +17,8 @@ import numpy as np
 
 from damoc.data.base import StepContext
 from damoc.progress import ProgressFn, tick
-from damoc.prompts import PromptSpec, render_prompt, target_text
-from damoc.tasks import Example
+from damoc.tasks.example import Example
+from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ Sequence = tuple[list[int], int]
 
 def load_reference_model(ref: str, cache_dir: Path | None, device: str) -> tuple[Any, Any]:
     """Resolve and load a reference model (bundled alias, folder, .gguf or hub id) in eval mode."""
-    from damoc.models import load_model, resolve_model_ref
+    from damoc.candidates.resolve import load_model, resolve_model_ref
 
     model, tokenizer = load_model(resolve_model_ref(ref, cache_dir), device)
     model.eval()

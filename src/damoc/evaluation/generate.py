@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from damoc.progress import ProgressFn, tick
-from damoc.prompts import PromptSpec, render_prompt
-from damoc.tasks import Example
-from damoc.tokens import special_prefix
+from damoc.tasks.example import Example
+from damoc.tasks.prompts import PromptSpec, render_prompt
+from damoc.tasks.tokens import special_prefix
 
 
 def encode_prompts(

@@ -10,25 +10,15 @@ once and its KV cache reused for every choice (:mod:`damoc.evaluation.prefix`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from damoc.evaluation.base import Request
+from damoc.evaluation.heads import head_logits, hidden_states
 from damoc.evaluation.prefix import MIN_SHARED_TOKENS
-from damoc.evaluation.tokens import head_logits, hidden_states
 from damoc.progress import ProgressFn, tick
-from damoc.prompts import PromptSpec, choice_continuations, render_prompt
-from damoc.tasks import Example
-from damoc.tokens import encode_pair, special_prefix
-
-
-@dataclass(frozen=True)
-class Request:
-    """One (example, choice) pair: the model input and the continuation tokens it must predict."""
-
-    example: int
-    choice: int
-    input_ids: list[int]
-    targets: list[int]
+from damoc.tasks.example import Example
+from damoc.tasks.prompts import PromptSpec, choice_continuations, render_prompt
+from damoc.tasks.tokens import encode_pair, special_prefix
 
 
 def build_requests(

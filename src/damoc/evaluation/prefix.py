@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from damoc.evaluation.tokens import causal_lm, head_logits
+from damoc.evaluation.heads import causal_lm, head_logits
 
 if TYPE_CHECKING:
-    from damoc.evaluation.loglik import Request
+    from damoc.evaluation.base import Request
 
 MIN_SHARED_TOKENS = 64
 """An example goes through the shared-prefix path when its choices share at least this many tokens."""

@@ -3,6 +3,6 @@
 Importing this package stays light: torch is imported inside the functions that need it.
 """
 
-from damoc.model.build import ProxyReport, build_proxy, read_report
+from damoc.model.stage import ProxyReport, build_proxy, read_report
 
 __all__ = ["ProxyReport", "build_proxy", "read_report"]

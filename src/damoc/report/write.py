@@ -7,7 +7,7 @@ from pathlib import Path
 
 from damoc.artifacts import RunLayout, read_json, write_text_atomic
 from damoc.errors import DamocError
-from damoc.selection.ranking import Ranking
+from damoc.selection.stage import Ranking
 
 
 def load_ranking(run_dir: Path) -> Ranking:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from damoc.config import TrainingConfig
-from damoc.prompts import PromptSpec, render_prompt, target_text
-from damoc.tasks import Example
-from damoc.tokens import encode_pair
+from damoc.tasks.example import Example
+from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
+from damoc.tasks.tokens import encode_pair
 
 if TYPE_CHECKING:
     import torch

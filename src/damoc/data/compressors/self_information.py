@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from damoc.data.base import PARAMS_CONFIG, StepContext
 from damoc.progress import ProgressFn
 from damoc.registry import registry
-from damoc.tasks import Example
+from damoc.tasks.example import Example
 
 _WORD = re.compile(r"\S+")
 

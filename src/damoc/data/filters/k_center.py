@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from damoc.data.base import PARAMS_CONFIG, StepContext, keep_count
 from damoc.registry import registry
-from damoc.tasks import Example
+from damoc.tasks.example import Example
 
 
 @registry("filter").register("k_center")

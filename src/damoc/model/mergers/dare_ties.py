@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from damoc.model.methods import merge_targets
+from damoc.model.base import merge_targets
 from damoc.registry import registry
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from damoc.model.methods import LayerScores, lowest
+from damoc.model.base import LayerScores, lowest
 from damoc.model.similarity import collect_layer_similarity
 from damoc.progress import ProgressFn
 from damoc.registry import NoParams, registry

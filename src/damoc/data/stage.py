@@ -15,8 +15,8 @@ from damoc.config import DataConfig, MethodSpec, SourceSpec, TaskConfig, TaskTyp
 from damoc.data.base import StepContext
 from damoc.errors import ConfigError, DataError
 from damoc.progress import ProgressFn, tick
-from damoc.prompts import PromptSpec, render_prompt, target_text
-from damoc.tasks import Example, load_split, task_sources, write_examples
+from damoc.tasks.load import Example, load_split, task_sources, write_examples
+from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
 
 log = logging.getLogger(__name__)
 

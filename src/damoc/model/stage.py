@@ -14,9 +14,9 @@ from damoc.errors import DataError
 from damoc.progress import ProgressFn, tick
 
 if TYPE_CHECKING:
-    from damoc.models import ResolvedModel
-    from damoc.prompts import PromptSpec
-    from damoc.tasks import Example
+    from damoc.candidates.resolve import ResolvedModel
+    from damoc.tasks.example import Example
+    from damoc.tasks.prompts import PromptSpec
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class ProxyReport(BaseModel):
 
 def calibration_examples(calib_file: Path) -> list[Example]:
     """The calibration examples; a missing or empty file is a DataError."""
-    from damoc.tasks import read_examples
+    from damoc.tasks.load import read_examples
 
     if not calib_file.is_file():
         raise DataError(f"calibration file not found: {calib_file}")
@@ -61,7 +61,7 @@ def calibration_examples(calib_file: Path) -> list[Example]:
 
 def render_calibration(examples: list[Example], prompt: PromptSpec | None, tokenizer: Any) -> list[str]:
     """Prompt + target text of each example, rendered as training renders it."""
-    from damoc.prompts import render_prompt, target_text
+    from damoc.tasks.prompts import render_prompt, target_text
 
     return [render_prompt(ex, prompt, tokenizer) + target_text(ex, prompt, tokenizer) for ex in examples]
 
@@ -102,7 +102,7 @@ def build_proxy(
 
     Args:
         candidate: the candidate to compress (resolved, and converted if bundled or GGUF).
-        calib_file: JSONL of normalised examples (``damoc.tasks.write_examples``) used to score layers.
+        calib_file: JSONL of normalised examples (``damoc.tasks.load.write_examples``) used to score layers.
         cfg: scorer, remove_ratio, merger, max_seq_len and batch_size.
         out_dir: existing folder that receives the checkpoint, tokenizer and ``layers.json``.
         seed: seeds torch and the merger.
@@ -120,7 +120,8 @@ def build_proxy(
         ModelError: unsupported architecture, a ratio that leaves no layer, or a model that fails to load.
         DataError: missing or empty calibration file.
     """
-    from damoc.models import resolve_candidate
+    from damoc.candidates.resolve import resolve_candidate
+    from damoc.preflight import check_candidate_config
     from damoc.registry import registry
 
     start = time.time()
@@ -156,29 +157,12 @@ def build_proxy(
 
 
 def _load_candidate(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
+    from damoc.candidates.resolve import load_model
     from damoc.model.layers import architecture
-    from damoc.models import load_model
 
     model, tokenizer = load_model(resolved, device)
     architecture(model)  # unsupported families fail before any scoring work
     return model, tokenizer
-
-
-def check_candidate_config(resolved: ResolvedModel, remove_ratio: float) -> None:
-    """Fail from file headers and config.json alone, before loading weights.
-
-    Refuses corrupted safetensors, remote code without trust_remote_code, a model that is not a
-    causal LM, a family without layer-removal support, and a ratio that leaves no layer.
-    """
-    from damoc.model.layers import check_layer_plan
-    from damoc.models import check_config_safe_causal, check_safetensors, read_config_json
-
-    if not isinstance(resolved.source, Path):
-        return  # a hub id: its config is checked after download, when the model loads
-    check_safetensors(resolved.source)
-    config = read_config_json(resolved.source)
-    check_config_safe_causal(config, str(resolved.source), resolved.trust_remote_code)
-    check_layer_plan(config, str(resolved.source), remove_ratio)
 
 
 def _compress(
@@ -191,8 +175,8 @@ def _compress(
     seed: int,
     progress: ProgressFn | None,
 ) -> dict[str, Any]:
+    from damoc.candidates.resolve import count_parameters
     from damoc.model.layers import decoder_layers, num_layers_to_remove, remove_layers
-    from damoc.models import count_parameters
 
     layers_before = len(decoder_layers(model))
     num_remove = num_layers_to_remove(layers_before, cfg.remove_ratio)

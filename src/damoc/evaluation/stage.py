@@ -21,11 +21,11 @@ from damoc.config import EvaluationConfig
 from damoc.errors import DataError, ModelError
 
 if TYPE_CHECKING:
-    from damoc.models import ResolvedModel
+    from damoc.candidates.resolve import ResolvedModel
 from damoc.evaluation.metrics import build_metrics
 from damoc.progress import ProgressFn
-from damoc.prompts import PromptSpec
-from damoc.tasks import Example, read_examples
+from damoc.tasks.load import Example, read_examples
+from damoc.tasks.prompts import PromptSpec
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def evaluate(
 
     Args:
         model_dir: checkpoint folder (a proxy), or a resolved candidate (the original model, for the zero-shot baseline).
-        eval_file: normalised examples (JSONL from :func:`damoc.tasks.write_examples`).
+        eval_file: normalised examples (JSONL from :func:`damoc.tasks.load.write_examples`).
         task_type: ``multiple_choice`` (log-likelihood of each choice) or ``qa`` (greedy generation).
         cfg: the evaluation section of the run config (batch size, lengths).
         metrics: registered metric names; each must fit ``task_type``.
@@ -133,7 +133,7 @@ def predict(
 
 def load_for_eval(model_dir: Path | ResolvedModel, adapter_dir: Path | None, device: str) -> tuple[Any, Any]:
     """The model in eval mode with the adapter merged in, or the full checkpoint in ``adapter_dir``."""
-    from damoc.models import load_model
+    from damoc.candidates.resolve import load_model
 
     if adapter_dir is None:
         return load_model(model_dir, device)

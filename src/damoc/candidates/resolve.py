@@ -1,7 +1,7 @@
 """Resolve a candidate (bundled alias / local folder / GGUF file / hub id) to a loadable checkpoint,
 check it before loading anything, and load it safely (safetensors, no remote code by default).
 
-Bundled models are prepared by :mod:`damoc.bundled`, whose public names are re-exported here.
+Bundled models are prepared by :mod:`damoc.candidates.bundled`, whose public names are re-exported here.
 Nothing heavy is imported at module import time.
 """
 
@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from damoc.bundled import (
+from damoc.candidates.bundled import (
     prepare_gguf,
     prepare_models,
 )
-from damoc.config import CandidateSpec, candidate_from_yaml
+from damoc.candidates.names import candidate_from_yaml
+from damoc.config import CandidateSpec
 from damoc.errors import ModelError
 from damoc.progress import ProgressFn
 

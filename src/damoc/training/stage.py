@@ -18,9 +18,9 @@ from damoc.artifacts import write_json_atomic
 from damoc.config import TrainingConfig
 from damoc.errors import DataError
 from damoc.progress import ProgressFn, tick
-from damoc.prompts import PromptSpec
-from damoc.tasks import read_examples
-from damoc.tokens import special_prefix
+from damoc.tasks.load import read_examples
+from damoc.tasks.prompts import PromptSpec
+from damoc.tasks.tokens import special_prefix
 from damoc.training.features import IGNORE_INDEX, Feature, collate, encode_example, plan_steps
 from damoc.training.loop import build_optimizer, count_params, target_loss, wrap_model
 
@@ -69,7 +69,7 @@ def train_proxy(
 
     Args:
         model_dir: a proxy (or any) causal-LM checkpoint folder with safetensors weights.
-        train_file: normalised examples (JSONL from :func:`damoc.tasks.write_examples`).
+        train_file: normalised examples (JSONL from :func:`damoc.tasks.load.write_examples`).
         cfg: the training section of the run config.
         out_dir: existing folder; receives the LoRA adapter (or full checkpoint + tokenizer) and
             ``train.json``.
@@ -86,7 +86,7 @@ def train_proxy(
     """
     import torch
 
-    from damoc.models import load_model
+    from damoc.candidates.resolve import load_model
 
     start = time.perf_counter()
     torch.manual_seed(seed)

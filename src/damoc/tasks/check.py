@@ -1,6 +1,6 @@
 """``damoc tasks check``: validate a task's train and eval data before any model is loaded.
 
-:func:`check_task` reads both splits with the same code the pipeline uses (:func:`damoc.tasks.read_split`),
+:func:`check_task` reads both splits with the same code the pipeline uses (:func:`damoc.tasks.load.read_split`),
 but collects every problem instead of stopping at the first, renders each prompt with the run's
 template, and describes the data: counts, duplicates within a split, eval questions that appear
 verbatim in train (leakage), the choice-count and answer-position distributions, and length
@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from damoc.config import RunConfig, TaskType
 from damoc.errors import ConfigError
-from damoc.prompts import LETTERS, PromptSpec, render_prompt, target_text, uses_chat_template
-from damoc.task_formats import Problem
-from damoc.tasks import Example, SplitData, read_split, task_sources
+from damoc.tasks.formats import Problem
+from damoc.tasks.load import Example, SplitData, read_split, task_sources
+from damoc.tasks.prompts import LETTERS, PromptSpec, render_prompt, target_text, uses_chat_template
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ def _usable_spec(spec: PromptSpec, tokenizer: Any) -> tuple[PromptSpec, list[Pro
 
 def local_tokenizer(cfg: RunConfig) -> tuple[Any, str]:
     """The first candidate's tokenizer when it is on disk without conversion, else (None, why not)."""
-    from damoc.bundled import SOURCE_FILE, default_cache_dir
-    from damoc.models import load_tokenizer
+    from damoc.candidates.bundled import SOURCE_FILE, default_cache_dir
+    from damoc.candidates.resolve import load_tokenizer
 
     cand = cfg.candidates[0]
     folder: Path | None = None

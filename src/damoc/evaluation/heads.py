@@ -1,6 +1,6 @@
 """Token-level helpers for scoring: lm-eval's context/continuation split and a cheap output head.
 
-The prompt/answer split itself lives in ``damoc.tokens``, shared with training.
+The prompt/answer split itself lives in ``damoc.tasks.tokens``, shared with training.
 """
 
 from __future__ import annotations

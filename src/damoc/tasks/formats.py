@@ -1,4 +1,4 @@
-"""Record shapes of user data, normalised into :class:`~damoc.tasks.Example` with every problem named.
+"""Record shapes of user data, normalised into :class:`~damoc.tasks.load.Example` with every problem named.
 
 Three shapes, detected per file (``task.format: auto``) or forced (``fields``, ``chat``, ``alpaca``):
 
@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from damoc.config import FieldMap, TaskType
-from damoc.prompts import LETTERS
+from damoc.tasks.prompts import LETTERS
 
 Shape = Literal["fields", "chat", "alpaca"]
 RecordFormat = Literal["auto", "fields", "chat", "alpaca"]

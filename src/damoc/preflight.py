@@ -1,13 +1,20 @@
-"""Checks of a parsed run config that need the method registries or the files on disk.
+"""Preflight checks of a parsed run config: method names and params, templates, files, candidates.
 
-They run in :func:`damoc.config.load_config`, so ``damoc validate`` catches a wrong method, a bad
-parameter, a missing data file or an unusable model before any stage starts. No torch is imported.
+They run in :func:`damoc.loading.load_config`, so ``damoc validate`` catches a wrong method, a bad
+parameter, a broken template, a missing data file or an unusable model before any stage starts.
+No torch is imported and no weights are read.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from damoc.config import CandidateSpec, RunConfig
 from damoc.errors import ConfigError, DamocError
+
+if TYPE_CHECKING:
+    from damoc.candidates.resolve import ResolvedModel
 
 
 def validate_methods(cfg: RunConfig) -> None:
@@ -50,9 +57,8 @@ def check_paths(cfg: RunConfig) -> None:
 
 def check_candidate(c: CandidateSpec, remove_ratio: float) -> None:
     """Check a candidate from its files alone (headers, config.json), loading no weights and no torch."""
-    from damoc.bundled import bundled_models, check_gguf_header
-    from damoc.model.build import check_candidate_config
-    from damoc.models import ResolvedModel, check_checkpoint_dir
+    from damoc.candidates.bundled import bundled_models, check_gguf_header
+    from damoc.candidates.resolve import ResolvedModel, check_checkpoint_dir
 
     if c.alias is not None and c.alias not in bundled_models():
         raise ConfigError(f"unknown bundled model {c.alias!r}; available: {', '.join(bundled_models())}")
@@ -68,3 +74,34 @@ def check_candidate(c: CandidateSpec, remove_ratio: float) -> None:
             name=c.name, source=c.path, trust_remote_code=c.trust_remote_code, allow_pickle=c.allow_pickle
         )
         check_candidate_config(resolved, remove_ratio)
+
+
+def check_candidate_config(resolved: ResolvedModel, remove_ratio: float) -> None:
+    """Fail from file headers and config.json alone, before loading weights.
+
+    Refuses corrupted safetensors, remote code without trust_remote_code, a model that is not a
+    causal LM, a family without layer-removal support, and a ratio that leaves no layer.
+    """
+    from damoc.candidates.resolve import check_config_safe_causal, check_safetensors, read_config_json
+    from damoc.model.layers import check_layer_plan
+
+    if not isinstance(resolved.source, Path):
+        return  # a hub id: its config is checked after download, when the model loads
+    check_safetensors(resolved.source)
+    config = read_config_json(resolved.source)
+    check_config_safe_causal(config, str(resolved.source), resolved.trust_remote_code)
+    check_layer_plan(config, str(resolved.source), remove_ratio)
+
+
+def check_template(template: str | None) -> None:
+    """Compile a prompt template and check its variables.
+
+    Raises:
+        ConfigError: a syntax error or an unknown variable.
+    """
+    from damoc.tasks.prompts import check_template as compile_template
+
+    try:
+        compile_template(template)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -1,6 +1,6 @@
-"""Task data: reading user files (any record shape, see :mod:`damoc.task_formats`) into :class:`Example`.
+"""Task data: reading user files (any record shape, see :mod:`damoc.tasks.formats`) into :class:`Example`.
 
-Prompts are built in :mod:`damoc.prompts`; ``build_prompt``, ``choice_continuations`` and
+Prompts are built in :mod:`damoc.tasks.prompts`; ``build_prompt``, ``choice_continuations`` and
 ``target_text`` are re-exported here with their default (plain template) behaviour. Two task types:
 - ``multiple_choice``: each choice is scored by the log-likelihood of its text after the prompt.
 - ``qa``: the answer is generated greedily and compared with exact match and token F1.
@@ -10,44 +10,22 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from damoc.config import FieldMap, SourceSpec, TaskConfig, TaskType
 from damoc.errors import DataError
-from damoc.prompts import LETTERS, build_prompt, choice_continuations, target_text
-from damoc.task_formats import Problem, RecordFormat, Shape, file_shape, normalise_record
+from damoc.tasks.example import Example
+from damoc.tasks.formats import Problem, RecordFormat, Shape, file_shape, normalise_record
+from damoc.tasks.prompts import LETTERS, build_prompt, choice_continuations, target_text
 
-BUNDLED_DIR = Path(__file__).parent / "bundled_tasks"
+BUNDLED_DIR = Path(__file__).parent.parent / "bundled_tasks"
 __all__ = [
     "BUNDLED_DIR", "LETTERS", "Example", "SplitData", "build_prompt", "bundled_task_card", "bundled_task_names",
     "choice_continuations", "export_bundled_task", "load_split", "read_examples", "read_records", "read_split",
     "target_text", "task_sources", "write_examples",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Example:
-    """One normalised example. ``answer`` is a choice index (multiple_choice) or the text (qa)."""
-
-    id: str
-    question: str
-    answer: int | str
-    choices: tuple[str, ...] | None = None
-    context: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["choices"] = list(self.choices) if self.choices is not None else None
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Example:
-        choices = tuple(d["choices"]) if d.get("choices") is not None else None
-        return cls(
-            id=str(d["id"]), question=d["question"], answer=d["answer"], choices=choices, context=d.get("context")
-        )
 
 
 # ---------------------------------------------------------------- bundled tasks

@@ -1,6 +1,6 @@
 """Prompt construction, shared by training, evaluation, IFD scoring and layer calibration.
 
-Every stage turns an :class:`~damoc.tasks.Example` into text with :func:`render_prompt`,
+Every stage turns an :class:`~damoc.tasks.load.Example` into text with :func:`render_prompt`,
 :func:`target_text` and :func:`choice_continuations`, all driven by one frozen :class:`PromptSpec`
 (built from the task config with :meth:`PromptSpec.from_task`), so a proxy is fine-tuned on exactly
 the prompts it is evaluated on. Three layers, applied in order:
@@ -25,7 +25,7 @@ from damoc.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from damoc.config import TaskConfig
-    from damoc.tasks import Example
+    from damoc.tasks.example import Example
 
 LETTERS = "ABCDEFGHIJ"
 TEMPLATE_VARIABLES = ("question", "context", "choices", "letters")
@@ -157,7 +157,7 @@ def apply_chat(body: str, tokenizer: Any) -> str:
     A leading BOS that the tokenizer adds by itself is dropped from the text, so that encoding the
     prompt the usual way (special prefix + text) gives one BOS, not two.
     """
-    from damoc.tokens import special_prefix
+    from damoc.tasks.tokens import special_prefix
 
     messages = [{"role": "user", "content": body}]
     text = str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))

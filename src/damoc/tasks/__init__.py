@@ -1,0 +1,6 @@
+"""Task handling: reading user and bundled data, record formats, prompts, tokenisation, task checks.
+
+Modules: ``load`` (splits, bundled tasks, :class:`Example` files), ``formats`` (record shapes and
+answer parsing), ``prompts`` (templates), ``tokens`` (prompt/answer token boundary shared by training
+and evaluation), ``check`` (``damoc tasks check``). Importing this package imports none of them.
+"""
