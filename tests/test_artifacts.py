@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -52,8 +54,16 @@ def test_lock_refuses_live_holder_and_takes_over_stale(tmp_path: Path) -> None:
         holder.kill()
         holder.wait()
     with run_lock(tmp_path):  # the holder is dead now: stale lock taken over
-        assert (tmp_path / ".lock").read_text() == str(os.getpid())
+        assert json.loads((tmp_path / ".lock").read_text()) == {"host": socket.gethostname(), "pid": os.getpid()}
     assert not (tmp_path / ".lock").exists()
+
+
+def test_lock_held_from_another_host_is_refused_with_its_host(tmp_path: Path) -> None:
+    # pid 1 of another machine: this host cannot tell whether it still runs, so it must not take over
+    (tmp_path / ".lock").write_text(json.dumps({"host": "gpu-node-7", "pid": 1}))
+    with pytest.raises(RunLockedError, match=r"host 'gpu-node-7' \(pid 1\)"), run_lock(tmp_path):
+        pass
+    assert json.loads((tmp_path / ".lock").read_text())["host"] == "gpu-node-7"
 
 
 def test_out_of_disk_space_is_clear_and_keeps_previous_state(tmp_path: Path) -> None:

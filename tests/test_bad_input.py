@@ -66,7 +66,7 @@ def assert_no_partial_stage(run_dir: Path) -> None:
     """No temporary or moved-aside folders, no lock, and every stage folder complete."""
     if not run_dir.exists():
         return
-    leftovers = [p for p in run_dir.rglob("*") if re.search(r"\.(tmp|old)-\d+$", p.name) or p.name == ".lock"]
+    leftovers = [p for p in run_dir.rglob("*") if re.search(r"\.(tmp|old)-[^.]+$", p.name) or p.name == ".lock"]
     assert leftovers == []
     assert damaged_artefacts(run_dir) == []
 

@@ -21,6 +21,7 @@ from damoc.candidates.resolve import (
     resolve_model_ref,
 )
 from damoc.config import CandidateSpec
+from damoc.context import StageContext
 from damoc.errors import ModelError
 
 
@@ -161,7 +162,9 @@ def test_bundled_smollm2_prepares_generates_and_compresses(tmp_path: Path) -> No
     write_examples(calib, [Example(id=str(i), question=q, answer=a) for i, (q, a) in enumerate(questions)])
     (tmp_path / "proxy").mkdir()
     spec = CandidateSpec(name="smollm2-135m", alias="smollm2-135m")
-    report = build_proxy(spec, calib, ModelConfig(remove_ratio=0.25), tmp_path / "proxy", device="cpu", cache_dir=cache)
+    report = build_proxy(
+        spec, calib, ModelConfig(remove_ratio=0.25), tmp_path / "proxy", StageContext(device="cpu", cache_dir=cache)
+    )
     assert (report.layers_before, report.layers_after, report.calibration_examples) == (30, 22, 4)
     proxy, ptok = load_model(tmp_path / "proxy", "cpu")
     enc = ptok(["Question: What is the capital of France?\nAnswer:"], return_tensors="pt")

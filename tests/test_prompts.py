@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from damoc.context import StageContext
 from damoc.errors import ConfigError
 from damoc.loading import parse_config
 from damoc.tasks.load import Example, build_prompt
@@ -165,12 +166,14 @@ def test_stages_take_the_prompt_spec(chat_tokenizer: Any, tiny_model_dirs: dict[
     data = tmp_path / "d.jsonl"
     write_examples(data, [MC, Example(id="q3", question="What is 1 plus 1?", answer=0, choices=("two", "three"))])
     always = PromptSpec(use_chat_template="always")
-    train = train_proxy(model, data, TrainingConfig(max_steps=1, batch_size=2), tmp_path, device="cpu", prompt=always)
+    train = train_proxy(
+        model, data, TrainingConfig(max_steps=1, batch_size=2), tmp_path, StageContext(device="cpu", prompt=always)
+    )
     assert train.steps == 1
     args = (data, "multiple_choice", EvaluationConfig(), ["acc"], tmp_path)
-    assert evaluate(model, *args, device="cpu", prompt=always).num_examples == 2  # type: ignore[arg-type]
+    assert evaluate(model, *args, StageContext(device="cpu", prompt=always)).num_examples == 2  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="has no chat template"):
-        evaluate(tiny_model_dirs["llama"], *args, device="cpu", prompt=always)  # type: ignore[arg-type]
+        evaluate(tiny_model_dirs["llama"], *args, StageContext(device="cpu", prompt=always))  # type: ignore[arg-type]
 
 
 def test_pipeline_passes_the_template_to_every_stage(

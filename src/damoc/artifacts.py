@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from damoc import reports
+from damoc.atomic import process_tag, write_json_atomic, write_text_atomic
 from damoc.errors import ConfigError, DamocError, RunLockedError
 
 MANIFEST = "manifest.json"
@@ -26,28 +29,21 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class RunLayout:
-    """Where every artefact of a run lives."""
+    """Where every artefact of a run lives: the one place that names run-folder paths.
+
+    File names come from :mod:`damoc.reports`, which also holds the typed report of each stage.
+    """
 
     root: Path
 
+    # run level
     @property
-    def data_dir(self) -> Path:
-        return self.root / "data"
+    def config_file(self) -> Path:
+        return self.root / "config.yaml"
 
-    def candidate_dir(self, name: str) -> Path:
-        return self.root / "models" / name
-
-    def proxy_dir(self, name: str) -> Path:
-        return self.candidate_dir(name) / "proxy"
-
-    def adapter_dir(self, name: str) -> Path:
-        return self.candidate_dir(name) / "adapter"
-
-    def eval_dir(self, name: str) -> Path:
-        return self.candidate_dir(name) / "eval"
-
-    def zero_shot_dir(self, name: str) -> Path:
-        return self.candidate_dir(name) / "zero_shot"
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
 
     @property
     def ranking_path(self) -> Path:
@@ -57,26 +53,69 @@ class RunLayout:
     def report_md(self) -> Path:
         return self.root / "report.md"
 
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    # stage 1
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def train_file(self) -> Path:
+        return self.data_dir / reports.TRAIN_FILE
+
+    @property
+    def eval_file(self) -> Path:
+        return self.data_dir / reports.EVAL_FILE
+
+    @property
+    def calib_file(self) -> Path:
+        return self.data_dir / reports.CALIB_FILE
+
+    @property
+    def data_report(self) -> Path:
+        return self.data_dir / reports.DATA_REPORT
+
+    # stages 2-4, per candidate
+    def candidate_dir(self, name: str) -> Path:
+        return self.root / "models" / name
+
+    def proxy_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "proxy"
+
+    def proxy_report(self, name: str) -> Path:
+        return self.proxy_dir(name) / reports.PROXY_REPORT
+
+    def adapter_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "adapter"
+
+    def train_report(self, name: str) -> Path:
+        return self.adapter_dir(name) / reports.TRAIN_REPORT
+
+    def eval_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "eval"
+
+    def eval_report(self, name: str) -> Path:
+        return self.eval_dir(name) / reports.EVAL_REPORT
+
+    def predictions(self, name: str) -> Path:
+        return self.eval_dir(name) / reports.PREDICTIONS_FILE
+
+    def zero_shot_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "zero_shot"
+
+    def zero_shot_report(self, name: str) -> Path:
+        return self.zero_shot_dir(name) / reports.EVAL_REPORT
+
+    def zero_shot_predictions(self, name: str) -> Path:
+        return self.zero_shot_dir(name) / reports.PREDICTIONS_FILE
+
     def check(self) -> None:
         """Refuse a run_dir that exists but is not a folder."""
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"run_dir: {self.root} exists and is not a folder")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -120,7 +159,7 @@ def stage_folder(final: Path, stage: str, config_hash: str, inputs: dict[str, An
     On error the temporary folder is removed and ``final`` is left as it was.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    tmp = final.with_name(f".{final.name}.tmp-{process_tag()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -153,7 +192,7 @@ def stage_folder(final: Path, stage: str, config_hash: str, inputs: dict[str, An
 
 def replace_dir(src: Path, dst: Path) -> None:
     """Move ``src`` to ``dst``, replacing an older ``dst`` (moved aside first, then removed)."""
-    old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+    old = dst.with_name(f".{dst.name}.old-{process_tag()}")
     if dst.exists():
         os.replace(dst, old)
     os.replace(src, dst)
@@ -186,22 +225,23 @@ def _pid_alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def run_lock(root: Path) -> Iterator[None]:
-    """Hold ``root/.lock`` for this process; a lock left by a dead process is taken over."""
+    """Hold ``root/.lock`` (host and pid) for this process.
+
+    A lock left by a dead process on this host is taken over; a lock held from another host is
+    refused with its host and pid, since only that host can tell whether the holder still runs.
+    """
     root.mkdir(parents=True, exist_ok=True)
     lock = root / ".lock"
+    host = socket.gethostname()
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            holder = _lock_holder(lock)
-            if holder is not None and _pid_alive(holder):
-                raise RunLockedError(
-                    f"{root} is in use by another damoc process (pid {holder}); wait for it or stop it"
-                ) from None
+            _refuse_live_holder(root, lock, host)
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
+            fh.write(json.dumps({"host": host, "pid": os.getpid()}))
         break
     else:
         raise RunLockedError(f"could not take the lock {lock}")
@@ -211,8 +251,35 @@ def run_lock(root: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
-def _lock_holder(lock: Path) -> int | None:
+def _refuse_live_holder(root: Path, lock: Path, this_host: str) -> None:
+    holder = lock_holder(lock)
+    if holder is None:
+        return
+    host, pid = holder
+    if host != this_host:
+        raise RunLockedError(
+            f"{root} is in use by damoc on host {host!r} (pid {pid}); wait for it, or delete {lock} "
+            "if that run is known to be dead"
+        )
+    if _pid_alive(pid):
+        raise RunLockedError(f"{root} is in use by another damoc process (pid {pid}); wait for it or stop it")
+
+
+def lock_holder(lock: Path) -> tuple[str, int] | None:
+    """(host, pid) written in a lock file; a bare pid (older damoc) counts as this host."""
     try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
+        text = lock.read_text().strip()
+    except OSError:
         return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(data, int):
+        return socket.gethostname(), data
+    if isinstance(data, dict) and isinstance(data.get("pid"), int):
+        return str(data.get("host", socket.gethostname())), data["pid"]
+    return None
+
+
+__all__ = ["RunLayout", "process_tag", "write_json_atomic", "write_text_atomic"]

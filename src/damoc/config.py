@@ -174,6 +174,9 @@ class RunConfig(_Frozen):
     run_dir: Path
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="weights dtype; auto: bfloat16 on CUDA, float32 on CPU"
+    )
     cache_dir: Path | None = Field(None, description="converted bundled models; default $DAMOC_CACHE or ~/.cache/damoc")
     task: TaskConfig
     candidates: Annotated[list[CandidateSpec], Field(min_length=1)]

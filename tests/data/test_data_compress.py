@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from damoc.config import DataConfig, MethodSpec, TaskConfig
+from damoc.context import StageContext
 from damoc.data import DataReport, compress_dataset
 from damoc.errors import ConfigError, DataError
 from damoc.tasks.load import read_examples
@@ -30,7 +31,7 @@ def _data(steps: list[MethodSpec], calib: int = 32) -> DataConfig:
 
 def test_random_writes_counts_and_report(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    report = compress_dataset(_task(mc_files, max_eval=10), _random(0.25), out, seed=0)
+    report = compress_dataset(_task(mc_files, max_eval=10), _random(0.25), out, StageContext(seed=0))
     assert (report.train_examples_before, report.train_examples_after) == (48, 12)
     assert (report.eval_examples, report.calibration_examples) == (10, 5)
     assert len(read_examples(out / "train.jsonl")) == 12
@@ -46,7 +47,7 @@ def test_random_writes_counts_and_report(mc_files: tuple[Path, Path], tmp_path: 
 def test_same_seed_same_bytes_other_seed_differs(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
     task, cfg = _task(mc_files), _random(0.5)
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        compress_dataset(task, cfg, tmp_path / name, seed=seed)
+        compress_dataset(task, cfg, tmp_path / name, StageContext(seed=seed))
     for f in OUTPUTS:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     assert (tmp_path / "a" / "train.jsonl").read_bytes() != (tmp_path / "c" / "train.jsonl").read_bytes()
@@ -55,7 +56,9 @@ def test_same_seed_same_bytes_other_seed_differs(mc_files: tuple[Path, Path], tm
 def test_steps_apply_in_order(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
     steps = [MethodSpec(method="random", params={"keep_ratio": 0.5}), MethodSpec(method="random")]
     calls: list[tuple[str, int, int]] = []
-    report = compress_dataset(_task(mc_files), _data(steps), tmp_path / "out", progress=lambda *a: calls.append(a))
+    report = compress_dataset(
+        _task(mc_files), _data(steps), tmp_path / "out", StageContext(progress=lambda *a: calls.append(a))
+    )
     assert [(s.examples_before, s.kept) for s in report.steps] == [(48, 24), (24, 5)]
     assert report.calibration_examples == 5  # fewer examples than calibration_samples: all of them
     assert ("data steps", 2, 2) in calls

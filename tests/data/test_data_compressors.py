@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from damoc.config import DataConfig, MethodSpec, TaskConfig
+from damoc.context import StageContext
 from damoc.data import compress_dataset
-from damoc.data.base import StepContext
 from damoc.data.compressors.self_information import word_information
 from damoc.registry import registry
 from damoc.tasks.load import Example, read_examples
@@ -36,13 +36,13 @@ def test_every_compressor_keeps_answers_and_shortens(name: str, tiny_model_dirs:
     assert all(f.description for f in cls.Params.model_fields.values())
     assert "arXiv" in (cls.__doc__ or "").splitlines()[0]
     method = registry("compressor").build(name, _params(name, tiny_model_dirs["llama"]))
-    out = method.compress(examples, StepContext(device="cpu"))
+    out = method.compress(examples, StageContext(device="cpu"))
     assert [(e.id, e.answer, e.choices) for e in out] == [(e.id, e.answer, e.choices) for e in examples]
     assert all(e.question.strip() for e in out)
     assert sum(len(e.question) + len(e.context or "") for e in out) < sum(
         len(e.question) + len(e.context or "") for e in examples
     )
-    assert method.compress(examples, StepContext(device="cpu")) == out
+    assert method.compress(examples, StageContext(device="cpu")) == out
 
 
 def test_self_information_keeps_the_rate_of_words_in_order(tiny_model_dirs: dict[str, Path]) -> None:
@@ -52,7 +52,7 @@ def test_self_information_keeps_the_rate_of_words_in_order(tiny_model_dirs: dict
         Example(id="a", question=LONG, answer="x"),
         Example(id="b", question="What is one plus two?", answer="x"),
     ]
-    out = method.compress(examples, StepContext(device="cpu"))
+    out = method.compress(examples, StageContext(device="cpu"))
     words, kept = LONG.split(), out[0].question.split()
     assert len(kept) == int(len(words) * 0.5 + 0.5)
     it = iter(words)

@@ -8,7 +8,8 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
-from damoc.data.base import StepContext, keep_count
+from damoc.context import StageContext
+from damoc.data.base import keep_count
 from damoc.data.filters.hybrid import cluster_quotas, k_means, select_per_cluster
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.data.filters.k_center import greedy_k_center
@@ -45,7 +46,7 @@ def _params(name: str, tiny_model: Path) -> dict[str, Any]:
 def test_every_filter_keeps_a_valid_seeded_subset(name: str, tiny_model_dirs: dict[str, Path]) -> None:
     examples = _examples()
     method = registry("filter").build(name, _params(name, tiny_model_dirs["llama"]))
-    ctx = StepContext(seed=1, device="cpu")
+    ctx = StageContext(seed=1, device="cpu")
     kept = method.select(examples, ctx)
     assert 0 < len(kept) <= keep_count(len(examples), 0.5)
     assert len(set(kept)) == len(kept) and all(0 <= i < len(examples) for i in kept)
@@ -109,7 +110,7 @@ def test_select_by_ifd_drops_ifd_at_or_above_one_then_takes_the_highest() -> Non
 def test_ifd_filter_keeps_the_right_count(tiny_model_dirs: dict[str, Path]) -> None:
     from damoc.data.likelihood import compute_ifd
 
-    examples, ctx = _examples(), StepContext(device="cpu")
+    examples, ctx = _examples(), StageContext(device="cpu")
     tiny = str(tiny_model_dirs["qwen2"])
     method = registry("filter").build("ifd", {"keep_ratio": 0.25, "reference_model": tiny})
     kept = method.select(examples, ctx)
@@ -135,7 +136,7 @@ def test_k_center_filter_skips_near_duplicates() -> None:
     distinct = [Example(id=f"x{i}", question=q, answer="a") for i, q in enumerate(questions)]
     method = registry("filter").build("k_center", {"keep_ratio": 0.5})
     for seed in range(3):
-        kept = method.select(dupes + distinct, StepContext(seed=seed, device="cpu"))
+        kept = method.select(dupes + distinct, StageContext(seed=seed, device="cpu"))
         assert len(kept) == 4 and {5, 6, 7} <= set(kept), kept
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from damoc.config import EvaluationConfig, TrainingConfig
+from damoc.context import StageContext
 from damoc.errors import ConfigError, ModelError
 from damoc.evaluation import EvalReport, evaluate
 from damoc.tasks.load import Example, build_prompt, choice_continuations
@@ -66,10 +68,13 @@ def qa_file(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "qa.jsonl", records)
 
 
-def run_eval(model_dir: Path, data: Path, task: str, metrics: list[str], out: Path, **kw: object) -> EvalReport:
+def run_eval(
+    model_dir: Path, data: Path, task: str, metrics: list[str], out: Path, progress: Any = None, **kw: Any
+) -> EvalReport:
     out.mkdir()
     cfg = EvaluationConfig(batch_size=3, max_new_tokens=6, max_seq_len=64)
-    return evaluate(model_dir, data, task, cfg, metrics, out, device="cpu", **kw)  # type: ignore[arg-type]
+    ctx = StageContext(device="cpu", progress=progress)
+    return evaluate(model_dir, data, task, cfg, metrics, out, ctx, **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -122,7 +127,7 @@ def test_adapter_changes_the_scores(tiny_model_dirs: dict[str, Path], tmp_path: 
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     cfg = TrainingConfig(max_steps=4, batch_size=4, learning_rate=2e-2, max_seq_len=64)
-    train_proxy(tiny_model_dirs["llama"], data, cfg, adapter, device="cpu")
+    train_proxy(tiny_model_dirs["llama"], data, cfg, adapter, StageContext(device="cpu"))
     base = run_eval(tiny_model_dirs["llama"], data, "multiple_choice", ["acc"], tmp_path / "base")
     tuned = run_eval(
         tiny_model_dirs["llama"], data, "multiple_choice", ["acc"], tmp_path / "tuned", adapter_dir=adapter

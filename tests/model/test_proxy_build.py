@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from damoc.config import CandidateSpec, MethodSpec, ModelConfig
+from damoc.context import StageContext
 from damoc.errors import ConfigError, ModelError
 from damoc.model import ProxyReport, build_proxy, read_report
 from damoc.registry import registry
@@ -44,7 +45,7 @@ def model_cfg(ratio: float, scorer: str = "block_influence", merger: str = "none
 
 def run_build(src: Path, calib: Path, cfg: ModelConfig, out: Path, **kw: Any) -> ProxyReport:
     out.mkdir(parents=True, exist_ok=True)
-    return build_proxy(CandidateSpec(name="tiny", path=src), calib, cfg, out, device="cpu", **kw)
+    return build_proxy(CandidateSpec(name="tiny", path=src), calib, cfg, out, StageContext(device="cpu", **kw))
 
 
 def logits_of(folder: Path) -> Any:

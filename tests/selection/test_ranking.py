@@ -6,23 +6,44 @@ from pathlib import Path
 
 import pytest
 
-from damoc.artifacts import RunLayout, write_json_atomic
-from damoc.config import SelectionConfig
+from damoc.artifacts import RunLayout
+from damoc.config import MethodSpec, SelectionConfig
 from damoc.errors import DamocError
 from damoc.report import write_report
+from damoc.reports import EvalReport, ProxyReport, TrainReport, write_stage_report
 from damoc.selection import rank_candidates
+
+
+def _eval(metrics: dict[str, float]) -> EvalReport:
+    return EvalReport(
+        metrics=metrics, num_examples=4, task_type="multiple_choice", seconds=0.0, device="cpu", adapter=True
+    )
+
+
+def _proxy(name: str, params: int) -> ProxyReport:
+    spec = MethodSpec(method="none")
+    return ProxyReport(
+        candidate=name, model_type="llama", layers_before=6, layers_after=4, removed=[2, 3], scores=[0.0] * 6,
+        merged_into={}, params_before=params, params_after=params // 2, scorer=spec, merger=spec, remove_ratio=0.3,
+        calibration_examples=1, calibration_tokens=1, seed=0, device="cpu", seconds=0.0,
+    )  # fmt: skip
+
+
+def _train() -> TrainReport:
+    return TrainReport(
+        method="lora", steps=1, examples_used=10, tokens_seen=1234, target_tokens=10, trainable_params=1,
+        total_params=2, loss_first=1.0, loss_last=0.5, losses=[1.0], seconds=0.0, seconds_per_step=0.0,
+        device="cpu", dtype="float32",
+    )  # fmt: skip
 
 
 def fake_results(root: Path, scores: dict[str, float], params: dict[str, int]) -> None:
     layout = RunLayout(root)
     for name, score in scores.items():
-        write_json_atomic(layout.eval_dir(name) / "eval.json", {"metrics": {"acc": score, "acc_norm": score / 2}})
-        write_json_atomic(layout.zero_shot_dir(name) / "eval.json", {"metrics": {"acc": 1 - score, "acc_norm": 0.1}})
-        write_json_atomic(
-            layout.proxy_dir(name) / "layers.json",
-            {"layers_before": 6, "layers_after": 4, "params_before": params[name], "params_after": params[name] // 2},
-        )
-        write_json_atomic(layout.adapter_dir(name) / "train.json", {"examples_used": 10, "tokens_seen": 1234})
+        write_stage_report(layout.eval_dir(name), _eval({"acc": score, "acc_norm": score / 2}))
+        write_stage_report(layout.zero_shot_dir(name), _eval({"acc": 1 - score, "acc_norm": 0.1}))
+        write_stage_report(layout.proxy_dir(name), _proxy(name, params[name]))
+        write_stage_report(layout.adapter_dir(name), _train())
 
 
 def test_rank_order_baselines_and_reports(tmp_path: Path) -> None:

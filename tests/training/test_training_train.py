@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from damoc.config import TrainingConfig
+from damoc.context import StageContext
 from damoc.testing import TINY_ARCHS as ARCHS
 from damoc.testing import make_mc_records, write_jsonl
 from damoc.training import TrainReport, train_proxy
@@ -33,8 +34,8 @@ def test_lora_lowers_the_loss_and_the_adapter_reloads(
     out.mkdir()
     calls: list[tuple[str, int, int]] = []
     report = train_proxy(
-        tiny_model_dirs[arch], tiny_train_file, TrainingConfig(**FAST), out, device="cpu",
-        progress=lambda d, n, t: calls.append((d, n, t)),
+        tiny_model_dirs[arch], tiny_train_file, TrainingConfig(**FAST), out,
+        StageContext(device="cpu", progress=lambda d, n, t: calls.append((d, n, t))),
     )  # fmt: skip
     # a tied, randomly initialised head caps how far the loss can fall; 0.3 nats is well clear of noise
     assert report.loss_last < report.loss_first - 0.3
@@ -56,7 +57,11 @@ def test_same_seed_gives_the_same_losses(
     runs = []
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         (tmp_path / name).mkdir()
-        runs.append(train_proxy(tiny_model_dirs["llama"], mc_files[0], cfg, tmp_path / name, seed=seed, device="cpu"))
+        runs.append(
+            train_proxy(
+                tiny_model_dirs["llama"], mc_files[0], cfg, tmp_path / name, StageContext(seed=seed, device="cpu")
+            )
+        )
     assert runs[0].losses == runs[1].losses
     assert runs[0].losses != runs[2].losses
     assert runs[0].examples_used == 3 * 4 * 2
@@ -66,7 +71,7 @@ def test_epochs_when_max_steps_is_none(
     tiny_model_dirs: dict[str, Path], mc_files: tuple[Path, Path], tmp_path: Path
 ) -> None:
     cfg = TrainingConfig(**{**FAST, "max_steps": None, "num_epochs": 0.5, "batch_size": 8, "warmup_ratio": 0.5})
-    report = train_proxy(tiny_model_dirs["qwen2"], mc_files[0], cfg, tmp_path, device="cpu")
+    report = train_proxy(tiny_model_dirs["qwen2"], mc_files[0], cfg, tmp_path, StageContext(device="cpu"))
     assert report.steps == 3 and report.examples_used == 24
 
 
@@ -77,7 +82,7 @@ def test_full_fine_tuning_writes_a_checkpoint_that_reloads(
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
     cfg = TrainingConfig(**{**FAST, "method": "full", "learning_rate": 1e-3, "max_steps": 4})
-    report = train_proxy(tiny_model_dirs["gemma3"], tiny_train_file, cfg, tmp_path, device="cpu")
+    report = train_proxy(tiny_model_dirs["gemma3"], tiny_train_file, cfg, tmp_path, StageContext(device="cpu"))
     assert report.method == "full" and report.trainable_params == report.total_params
     assert report.loss_last < report.loss_first
     assert list(tmp_path.glob("*.safetensors")) and not list(tmp_path.glob("adapter_*"))

@@ -174,10 +174,12 @@ def pick_device(pref: str = "auto") -> torch.device:
     return torch.device(pref)
 
 
-def pick_dtype(device: torch.device) -> torch.dtype:
-    """bfloat16 on CUDA, float32 on CPU (this project's CPUs have no bf16 speed-up)."""
+def pick_dtype(device: torch.device, pref: str = "auto") -> torch.dtype:
+    """``auto``: bfloat16 on CUDA, float32 on CPU (this project's CPUs have no bf16 speed-up); else ``pref``."""
     import torch
 
+    if pref != "auto":
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[pref]
     return torch.bfloat16 if device.type == "cuda" else torch.float32
 
 
@@ -233,13 +235,16 @@ def _require_causal_lm(source: str, kwargs: dict[str, Any]) -> None:
     )
 
 
-def load_model(src: ResolvedModel | Path, device: str = "auto", *, for_training: bool = False) -> tuple[Any, Any]:
+def load_model(
+    src: ResolvedModel | Path, device: str = "auto", *, for_training: bool = False, dtype: str = "auto"
+) -> tuple[Any, Any]:
     """Load a resolved candidate (or a checkpoint folder) and its tokenizer.
 
     Args:
         src: a :class:`ResolvedModel` or a local checkpoint folder.
         device: ``auto``, ``cpu`` or ``cuda``; the dtype follows (bf16 on CUDA, fp32 on CPU).
         for_training: leave the model in train mode (eval mode otherwise).
+        dtype: ``auto`` (follows the device), ``float32``, ``bfloat16`` or ``float16``.
 
     Returns:
         (model, tokenizer); the tokenizer has a pad token (eos when it had none).
@@ -256,7 +261,7 @@ def load_model(src: ResolvedModel | Path, device: str = "auto", *, for_training:
     dev = pick_device(device)
     try:
         model: Any = AutoModelForCausalLM.from_pretrained(
-            source, dtype=pick_dtype(dev), **_weights_kwargs(src), **kwargs
+            source, dtype=pick_dtype(dev, dtype), **_weights_kwargs(src), **kwargs
         )
         tokenizer = load_tokenizer(source, **kwargs)
     except Exception as exc:

@@ -1,44 +1,26 @@
 """Contracts of the stage-1 methods and the small helpers they share.
 
 A *filter* returns the indices of the training examples to keep; a *compressor* returns rewritten
-examples (shorter prompts, LLM rewrites). Both receive a :class:`StepContext` with the run's seed,
-device, cache folder and progress callback.
+examples (shorter prompts, LLM rewrites). Both receive the run's :class:`damoc.context.StageContext`.
+Each method registers in :data:`FILTERS` or :data:`COMPRESSORS`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
-
-from damoc.progress import ProgressFn
+from damoc.context import StageContext
+from damoc.registry import MethodParams, Registry
 from damoc.tasks.example import Example
-from damoc.tasks.prompts import PromptSpec
-
-PARAMS_CONFIG = ConfigDict(extra="forbid", frozen=True)
-"""Pydantic config of every method's ``Params``: unknown keys are errors, instances are frozen."""
-
-
-@dataclass(frozen=True)
-class StepContext:
-    """What a data step may use besides its params."""
-
-    seed: int = 0
-    device: str = "auto"
-    cache_dir: Path | None = None
-    progress: ProgressFn | None = None
-    prompt: PromptSpec | None = None
-    """The run's prompt settings (template, chat template); None is the default plain template."""
 
 
 class Filter(Protocol):
     """A data filter: chooses which training examples to keep."""
 
-    params: BaseModel
+    @property
+    def params(self) -> MethodParams: ...
 
-    def select(self, examples: list[Example], ctx: StepContext) -> list[int]:
+    def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Indices into ``examples`` of the examples to keep (any order, no duplicates)."""
         ...
 
@@ -46,11 +28,16 @@ class Filter(Protocol):
 class Compressor(Protocol):
     """A token compressor or rewriter: returns shortened or rewritten examples."""
 
-    params: BaseModel
+    @property
+    def params(self) -> MethodParams: ...
 
-    def compress(self, examples: list[Example], ctx: StepContext) -> list[Example]:
+    def compress(self, examples: list[Example], ctx: StageContext) -> list[Example]:
         """The rewritten examples (may be fewer than given)."""
         ...
+
+
+FILTERS: Registry[Filter] = Registry("filter", "damoc.data.filters")
+COMPRESSORS: Registry[Compressor] = Registry("compressor", "damoc.data.compressors")
 
 
 def keep_count(num_examples: int, keep_ratio: float) -> int:

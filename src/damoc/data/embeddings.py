@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from damoc.data.base import StepContext, example_text
+from damoc.data.base import StageContext, example_text
 from damoc.errors import ConfigError
 from damoc.progress import ProgressFn, tick
 from damoc.tasks.example import Example
@@ -45,7 +45,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def embed_examples(examples: list[Example], embedding_model: str, batch_size: int, ctx: StepContext) -> np.ndarray:
+def embed_examples(examples: list[Example], embedding_model: str, batch_size: int, ctx: StageContext) -> np.ndarray:
     """L2-normalised embeddings of each example's context and question, shape (N, dim)."""
     return embed_texts([example_text(ex) for ex in examples], embedding_model, batch_size, ctx.device, ctx.progress)
 

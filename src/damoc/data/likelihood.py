@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from damoc.data.base import StepContext
+from damoc.data.base import StageContext
 from damoc.progress import ProgressFn, tick
 from damoc.tasks.example import Example
 from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
@@ -36,7 +36,7 @@ def load_reference_model(ref: str, cache_dir: Path | None, device: str) -> tuple
 
 
 def compute_ifd(
-    examples: list[Example], reference_model: str, max_seq_len: int, batch_size: int, ctx: StepContext
+    examples: list[Example], reference_model: str, max_seq_len: int, batch_size: int, ctx: StageContext
 ) -> np.ndarray:
     """Load ``reference_model`` and return the IFD score of every example (see :func:`ifd_scores`)."""
     model, tokenizer = load_reference_model(reference_model, ctx.cache_dir, ctx.device)

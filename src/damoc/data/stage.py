@@ -5,22 +5,20 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from damoc.artifacts import write_json_atomic
-from damoc.config import DataConfig, MethodSpec, SourceSpec, TaskConfig, TaskType
-from damoc.data.base import StepContext
+from damoc.config import DataConfig, MethodSpec, SourceSpec, TaskConfig
+from damoc.context import DEFAULT_CONTEXT, StageContext
 from damoc.errors import ConfigError, DataError
-from damoc.progress import ProgressFn, tick
+from damoc.progress import tick
+from damoc.reports import CALIB_FILE, EVAL_FILE, TRAIN_FILE, DataReport, StepReport, write_stage_report
 from damoc.tasks.load import Example, load_split, task_sources, write_examples
 from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
 
 log = logging.getLogger(__name__)
 
-TRAIN_FILE, EVAL_FILE, CALIB_FILE, REPORT_FILE = "train.jsonl", "eval.jsonl", "calib.jsonl", "data.json"
 MAX_TEXT_CHARS = 100_000
 """Longest question, context, choice or answer accepted (about 25k tokens, far past any max_seq_len).
 
@@ -30,46 +28,11 @@ stalls every stage that tokenises it, and is almost always a broken file, so it 
 """
 
 
-class StepReport(BaseModel):
-    """What one data step did."""
-
-    model_config = ConfigDict(frozen=True)
-
-    method: str
-    kind: Literal["filter", "compressor"]
-    params: dict[str, Any] = Field(description="the step's params with defaults filled in")
-    examples_before: int
-    kept: int = Field(description="training examples after the step")
-    characters_after: int = Field(description="prompt + target characters after the step")
-    seconds: float
-
-
-class DataReport(BaseModel):
-    """Summary of stage 1, written as ``data.json``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    task_type: TaskType
-    seed: int
-    train_examples_before: int
-    train_examples_after: int
-    eval_examples: int
-    calibration_examples: int
-    characters_before: int = Field(description="prompt + target characters of the full training set")
-    characters_after: int = Field(description="prompt + target characters of the compressed training set")
-    steps: list[StepReport]
-    seconds: float
-
-
 def compress_dataset(
     task: TaskConfig,
     cfg: DataConfig,
     out_dir: Path,
-    *,
-    seed: int = 0,
-    device: str = "auto",
-    cache_dir: Path | None = None,
-    progress: ProgressFn | None = None,
+    ctx: StageContext = DEFAULT_CONTEXT,
 ) -> DataReport:
     """Load the task's splits, apply ``cfg.steps`` to the training set and write the results.
 
@@ -88,8 +51,9 @@ def compress_dataset(
     evals = load_split(eval_src, fields, task_type, "eval", fmt=task.format)[: task.max_eval_examples]
     check_text_sizes(train, _where(train_src))
     check_text_sizes(evals, _where(eval_src))
-    prompt = PromptSpec.from_task(task)
-    ctx = StepContext(seed=seed, device=device, cache_dir=cache_dir, progress=progress, prompt=prompt)
+    prompt = ctx.prompt if ctx.prompt is not None else PromptSpec.from_task(task)
+    ctx = replace(ctx, prompt=prompt)
+    seed, progress = ctx.seed, ctx.progress
     examples, steps = train, []
     for i, spec in enumerate(cfg.steps):
         examples, step = run_step(i, spec, examples, ctx)
@@ -111,7 +75,7 @@ def compress_dataset(
         steps=steps,
         seconds=round(time.perf_counter() - start, 3),
     )
-    write_json_atomic(out_dir / REPORT_FILE, report.model_dump(mode="json"))
+    write_stage_report(out_dir, report)
     log.info("data: %d -> %d training examples in %.1f s", len(train), len(examples), report.seconds)
     return report
 
@@ -135,18 +99,20 @@ def _where(source: SourceSpec) -> str:
 
 
 def run_step(
-    index: int, spec: MethodSpec, examples: list[Example], ctx: StepContext
+    index: int, spec: MethodSpec, examples: list[Example], ctx: StageContext
 ) -> tuple[list[Example], StepReport]:
     """Build and run one filter or compressor; a step that leaves no example is a DataError."""
-    from damoc.registry import registry
+    from damoc.data.base import COMPRESSORS, FILTERS, Compressor, Filter
 
     where = f"data.steps.{index}"
     kind = step_kind(spec.method, where)
-    method = registry(kind).build(spec.method, spec.params, where=where)
+    method: Filter | Compressor
     start = time.perf_counter()
     if kind == "filter":
+        method = FILTERS.build(spec.method, spec.params, where=where)
         out = [examples[i] for i in _checked_indices(method.select(examples, ctx), len(examples), spec.method)]
     else:
+        method = COMPRESSORS.build(spec.method, spec.params, where=where)
         out = list(method.compress(examples, ctx))
     if not out:
         raise DataError(

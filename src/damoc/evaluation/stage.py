@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from damoc.artifacts import write_json_atomic, write_text_atomic
+from damoc.artifacts import write_text_atomic
 from damoc.config import EvaluationConfig
+from damoc.context import DEFAULT_CONTEXT, StageContext
 from damoc.errors import DataError, ModelError
+from damoc.reports import PREDICTIONS_FILE, EvalReport, write_stage_report
 
 if TYPE_CHECKING:
     from damoc.candidates.resolve import ResolvedModel
@@ -29,22 +29,6 @@ from damoc.tasks.prompts import PromptSpec
 
 log = logging.getLogger(__name__)
 
-EVAL_REPORT = "eval.json"
-PREDICTIONS = "predictions.jsonl"
-
-
-class EvalReport(BaseModel):
-    """Metrics of one evaluation; written to ``eval.json``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    metrics: dict[str, float]
-    num_examples: int
-    task_type: Literal["multiple_choice", "qa"]
-    seconds: float
-    device: str
-    adapter: bool
-
 
 def evaluate(
     model_dir: Path | ResolvedModel,
@@ -53,11 +37,9 @@ def evaluate(
     cfg: EvaluationConfig,
     metrics: list[str],
     out_dir: Path,
+    ctx: StageContext = DEFAULT_CONTEXT,
     *,
     adapter_dir: Path | None = None,
-    device: str = "auto",
-    progress: ProgressFn | None = None,
-    prompt: PromptSpec | None = None,
 ) -> EvalReport:
     """Evaluate the model in ``model_dir`` (plus an optional adapter) on ``eval_file``.
 
@@ -68,11 +50,9 @@ def evaluate(
         cfg: the evaluation section of the run config (batch size, lengths).
         metrics: registered metric names; each must fit ``task_type``.
         out_dir: existing folder; receives ``predictions.jsonl`` and ``eval.json``.
+        ctx: device and dtype, progress (once per batch) and the prompt settings, the same as training's.
         adapter_dir: output of :func:`damoc.training.train_proxy`: a LoRA adapter (merged into the
             model) or a fully fine-tuned checkpoint (loaded instead of ``model_dir``).
-        device: ``auto``, ``cpu`` or ``cuda``.
-        progress: called once per batch.
-        prompt: template and chat-template settings, the same as training's (None: default template).
 
     Returns:
         The :class:`EvalReport` also written to ``out_dir / "eval.json"``.
@@ -86,10 +66,10 @@ def evaluate(
     scorers = build_metrics(metrics, task_type)
     examples = read_examples(eval_file)
     check_examples(examples, task_type, eval_file)
-    model, tokenizer = load_for_eval(model_dir, adapter_dir, device)
-    rows = predict(examples, task_type, model, tokenizer, cfg, progress, prompt)
+    model, tokenizer = load_for_eval(model_dir, adapter_dir, ctx.device, ctx.dtype)
+    rows = predict(examples, task_type, model, tokenizer, cfg, ctx.progress, ctx.prompt)
     values = {m.name: float(m.compute(rows)) for m in scorers}
-    write_text_atomic(out_dir / PREDICTIONS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_text_atomic(out_dir / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     report = EvalReport(
         metrics=values,
         num_examples=len(examples),
@@ -98,7 +78,7 @@ def evaluate(
         device=str(next(model.parameters()).device),
         adapter=adapter_dir is not None,
     )
-    write_json_atomic(out_dir / EVAL_REPORT, report.model_dump(mode="json"))
+    write_stage_report(out_dir, report)
     log.info("evaluated %s on %d examples: %s", model_dir, len(examples), values)
     return report
 
@@ -131,23 +111,25 @@ def predict(
     )
 
 
-def load_for_eval(model_dir: Path | ResolvedModel, adapter_dir: Path | None, device: str) -> tuple[Any, Any]:
+def load_for_eval(
+    model_dir: Path | ResolvedModel, adapter_dir: Path | None, device: str, dtype: str = "auto"
+) -> tuple[Any, Any]:
     """The model in eval mode with the adapter merged in, or the full checkpoint in ``adapter_dir``."""
     from damoc.candidates.resolve import load_model
 
     if adapter_dir is None:
-        return load_model(model_dir, device)
+        return load_model(model_dir, device, dtype=dtype)
     adapter_dir = Path(adapter_dir)
     if (adapter_dir / "adapter_config.json").is_file():
         from peft import PeftModel
 
-        model, tokenizer = load_model(model_dir, device)
+        model, tokenizer = load_model(model_dir, device, dtype=dtype)
         # merging folds the low-rank update into the weights: scoring then costs what the base model costs
         model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
         model.eval()
         return model, tokenizer
     if (adapter_dir / "config.json").is_file():
-        return load_model(adapter_dir, device)
+        return load_model(adapter_dir, device, dtype=dtype)
     raise ModelError(
         f"{adapter_dir}: holds neither a LoRA adapter (adapter_config.json) nor a checkpoint (config.json)"
     )

@@ -1,21 +1,9 @@
-"""Executors fan the per-candidate stages (model, train, evaluate) out over candidates."""
+"""Executors fan the per-candidate stages (model, train, evaluate) out over candidates.
 
-from __future__ import annotations
+The contract is :class:`damoc.executors.base.Executor`; each module registers one executor.
+"""
 
-from collections.abc import Callable
+from damoc.executors import local
+from damoc.executors.base import EXECUTORS, CandidateJob, EventFn, Executor
 
-from damoc.config import ExecutorConfig
-from damoc.executors.local import run_local
-
-CandidateJob = Callable[[str], None]
-
-
-def run_candidates(cfg: ExecutorConfig, job: CandidateJob, names: list[str]) -> None:
-    """Run ``job(name)`` for every candidate with the configured executor."""
-    if cfg.kind == "local":
-        run_local(job, names)
-    else:  # pragma: no cover - the config's Literal admits no other value
-        raise ValueError(cfg.kind)
-
-
-__all__ = ["CandidateJob", "run_candidates"]
+__all__ = ["EXECUTORS", "CandidateJob", "EventFn", "Executor", "local"]

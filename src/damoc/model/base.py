@@ -1,12 +1,16 @@
-"""Contracts of the stage-2 plug-ins: layer scorers and layer mergers (no torch at import)."""
+"""Contracts of the stage-2 plug-ins: layer scorers and layer mergers (no torch at import).
+
+Each method registers in :data:`SCORERS` or :data:`MERGERS`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from damoc.progress import ProgressFn
+from damoc.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class LayerScores:
 class LayerScorer(Protocol):
     """Scores decoder layers on calibration batches and picks ``num_remove`` of them to remove."""
 
-    name: str
+    name: ClassVar[str]
 
     def score(
         self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None
@@ -33,11 +37,15 @@ class LayerScorer(Protocol):
 class LayerMerger(Protocol):
     """Folds the layers about to be removed into the layers that stay (before removal)."""
 
-    name: str
+    name: ClassVar[str]
 
     def merge(self, layers: Sequence[Any], removed: Sequence[int], seed: int) -> dict[int, list[int]]:
         """Modify kept layers in place; return kept index -> removed indices merged into it."""
         ...
+
+
+SCORERS: Registry[LayerScorer] = Registry("scorer", "damoc.model.scorers")
+MERGERS: Registry[LayerMerger] = Registry("merger", "damoc.model.mergers")
 
 
 def lowest(scores: Sequence[float], count: int) -> list[int]:

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
-from damoc.config import CandidateSpec, MethodSpec, ModelConfig
+from damoc.config import CandidateSpec, ModelConfig
+from damoc.context import DEFAULT_CONTEXT, StageContext
 from damoc.errors import DataError
 from damoc.progress import ProgressFn, tick
+from damoc.reports import ProxyReport, read_stage_report, write_stage_report
 
 if TYPE_CHECKING:
     from damoc.candidates.resolve import ResolvedModel
@@ -19,32 +19,6 @@ if TYPE_CHECKING:
     from damoc.tasks.prompts import PromptSpec
 
 log = logging.getLogger(__name__)
-
-REPORT_FILE = "layers.json"
-
-
-class ProxyReport(BaseModel):
-    """What stage 2 did to one candidate; written as ``layers.json`` next to the proxy checkpoint."""
-
-    model_config = ConfigDict(frozen=True)
-
-    candidate: str
-    model_type: str
-    layers_before: int
-    layers_after: int
-    removed: list[int]
-    scores: list[float]
-    merged_into: dict[int, list[int]]
-    params_before: int
-    params_after: int
-    scorer: MethodSpec
-    merger: MethodSpec
-    remove_ratio: float
-    calibration_examples: int
-    calibration_tokens: int
-    seed: int
-    device: str
-    seconds: float
 
 
 def calibration_examples(calib_file: Path) -> list[Example]:
@@ -91,12 +65,7 @@ def build_proxy(
     calib_file: Path,
     cfg: ModelConfig,
     out_dir: Path,
-    *,
-    seed: int = 0,
-    device: str = "auto",
-    cache_dir: Path | None = None,
-    progress: ProgressFn | None = None,
-    prompt: PromptSpec | None = None,
+    ctx: StageContext = DEFAULT_CONTEXT,
 ) -> ProxyReport:
     """Compress one candidate into its proxy: score layers, merge, remove, save.
 
@@ -105,12 +74,8 @@ def build_proxy(
         calib_file: JSONL of normalised examples (``damoc.tasks.load.write_examples``) used to score layers.
         cfg: scorer, remove_ratio, merger, max_seq_len and batch_size.
         out_dir: existing folder that receives the checkpoint, tokenizer and ``layers.json``.
-        seed: seeds torch and the merger.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        cache_dir: converted bundled models; default ``$DAMOC_CACHE`` or ``~/.cache/damoc``.
-        progress: called as ``progress(description, done, total)`` while layers are scored.
-        prompt: the run's prompt settings, so calibration sees the prompts fine-tuning will
-            (None: the default plain template).
+        ctx: seed (torch and the merger), device, dtype, cache folder, progress (while layers are
+            scored) and the prompt settings, so calibration sees the prompts fine-tuning will.
 
     Returns:
         The :class:`ProxyReport` (also written to ``out_dir/layers.json``).
@@ -121,20 +86,21 @@ def build_proxy(
         DataError: missing or empty calibration file.
     """
     from damoc.candidates.resolve import resolve_candidate
+    from damoc.model.base import MERGERS, SCORERS
     from damoc.preflight import check_candidate_config
-    from damoc.registry import registry
 
+    seed, progress = ctx.seed, ctx.progress
     start = time.time()
-    scorer = registry("scorer").build(cfg.scorer.method, cfg.scorer.params, where="model.scorer")
-    merger = registry("merger").build(cfg.merger.method, cfg.merger.params, where="model.merger")
+    scorer = SCORERS.build(cfg.scorer.method, cfg.scorer.params, where="model.scorer")
+    merger = MERGERS.build(cfg.merger.method, cfg.merger.params, where="model.merger")
     examples = calibration_examples(calib_file)  # before the slow model load
-    resolved = resolve_candidate(candidate, cache_dir, progress)
+    resolved = resolve_candidate(candidate, ctx.cache_dir, progress)
     check_candidate_config(resolved, cfg.remove_ratio)  # a bad candidate fails before torch and weights load
     import torch
 
     torch.manual_seed(seed)
-    model, tokenizer = _load_candidate(resolved, device)
-    texts = render_calibration(examples, prompt, tokenizer)
+    model, tokenizer = _load_candidate(resolved, ctx.device, ctx.dtype)
+    texts = render_calibration(examples, ctx.prompt, tokenizer)
     facts = _compress(model, tokenizer, texts, cfg, scorer, merger, seed, progress)
     tick(progress, "saving proxy", 0, 1)
     model.save_pretrained(out_dir)
@@ -150,17 +116,17 @@ def build_proxy(
         seconds=round(time.time() - start, 3),
         **facts,
     )
-    write_report(report, out_dir)
+    write_stage_report(out_dir, report)
     tick(progress, "saving proxy", 1, 1)
     log.info("%s: removed layers %s of %d", candidate.name, report.removed, report.layers_before)
     return report
 
 
-def _load_candidate(resolved: ResolvedModel, device: str) -> tuple[Any, Any]:
+def _load_candidate(resolved: ResolvedModel, device: str, dtype: str) -> tuple[Any, Any]:
     from damoc.candidates.resolve import load_model
     from damoc.model.layers import architecture
 
-    model, tokenizer = load_model(resolved, device)
+    model, tokenizer = load_model(resolved, device, dtype=dtype)
     architecture(model)  # unsupported families fail before any scoring work
     return model, tokenizer
 
@@ -199,15 +165,6 @@ def _compress(
     }
 
 
-def write_report(report: ProxyReport, out_dir: Path) -> Path:
-    """Write ``layers.json`` atomically and return its path."""
-    from damoc.artifacts import write_json_atomic
-
-    path = out_dir / REPORT_FILE
-    write_json_atomic(path, report.model_dump(mode="json"))
-    return path
-
-
 def read_report(out_dir: Path) -> ProxyReport:
     """Read the ``layers.json`` written by :func:`build_proxy`."""
-    return ProxyReport.model_validate_json((out_dir / REPORT_FILE).read_text(encoding="utf-8"))
+    return read_stage_report(out_dir, ProxyReport)

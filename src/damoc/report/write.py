@@ -21,7 +21,8 @@ def load_ranking(run_dir: Path) -> Ranking:
 def write_report(run_dir: Path) -> list[Path]:
     """(Re)write ``report.md`` and ``report.html`` for the run in ``run_dir``; return their paths."""
     ranking = load_ranking(run_dir)
-    md, page = run_dir / "report.md", run_dir / "report.html"
+    layout = RunLayout(run_dir)
+    md, page = layout.report_md, layout.report_html
     write_text_atomic(md, render_markdown(ranking))
     write_text_atomic(page, render_html(ranking))
     return [md, page]

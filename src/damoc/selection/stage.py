@@ -4,84 +4,45 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, Field
-
-from damoc.artifacts import RunLayout, read_json, read_manifest, write_json_atomic
+from damoc.artifacts import RunLayout, read_manifest, write_json_atomic
 from damoc.config import SelectionConfig
 from damoc.errors import DamocError
-from damoc.registry import registry
+from damoc.reports import DataReport, EvalReport, ProxyReport, R, TrainReport, read_stage_report
+from damoc.selection.base import BaselineResult, CandidateResult, Ranking
+from damoc.selection.baselines.base import BASELINES
 
 log = logging.getLogger(__name__)
 
 
-class CandidateResult(BaseModel):
-    """One candidate's row of the ranking."""
-
-    candidate: str
-    rank: int = 0
-    score: float
-    metrics: dict[str, float]
-    tied_with: list[str] = Field(default_factory=list)
-    seconds: dict[str, float] = Field(default_factory=dict, description="per stage: model, train, eval")
-    layers_before: int | None = None
-    layers_after: int | None = None
-    params_before: int | None = None
-    params_after: int | None = None
-    train_examples: int | None = None
-    train_tokens: int | None = None
-
-
-class BaselineResult(BaseModel):
-    """How a selection baseline orders the same candidates."""
-
-    baseline: str
-    scores: dict[str, float]
-    order: list[str]
-    picks_same_top: bool
-
-
-class Ranking(BaseModel):
-    """The output of stage 5 (``ranking.json``)."""
-
-    rank_by: str
-    candidates: list[CandidateResult]
-    baselines: list[BaselineResult] = Field(default_factory=list)
-    data: dict[str, Any] = Field(default_factory=dict, description="data stage summary")
-
-    @property
-    def best(self) -> str:
-        return self.candidates[0].candidate
-
-
 def collect_result(layout: RunLayout, name: str, rank_by: str) -> CandidateResult:
-    """Read one candidate's layers.json, train.json and eval.json into a ranking row."""
-    eval_path = layout.eval_dir(name) / "eval.json"
-    if not eval_path.is_file():
-        raise DamocError(f"candidate {name!r} has no evaluation yet ({eval_path}); run the earlier stages first")
-    metrics = {k: float(v) for k, v in read_json(eval_path)["metrics"].items()}
+    """Read one candidate's typed stage reports into a ranking row."""
+    if not layout.eval_report(name).is_file():
+        raise DamocError(
+            f"candidate {name!r} has no evaluation yet ({layout.eval_report(name)}); run the earlier stages first"
+        )
+    evaluation = read_stage_report(layout.eval_report(name), EvalReport)
+    metrics = dict(evaluation.metrics)
     if rank_by not in metrics:
-        raise DamocError(f"selection.rank_by {rank_by!r} is not in {eval_path} (has {sorted(metrics)})")
-    layers = _read_optional(layout.proxy_dir(name) / "layers.json")
-    train = _read_optional(layout.adapter_dir(name) / "train.json")
+        raise DamocError(f"selection.rank_by {rank_by!r} is not in {layout.eval_report(name)} (has {sorted(metrics)})")
+    proxy = _optional(layout.proxy_report(name), ProxyReport)
+    train = _optional(layout.train_report(name), TrainReport)
     return CandidateResult(
         candidate=name,
         score=metrics[rank_by],
         metrics=metrics,
         seconds=_stage_seconds(layout, name),
-        layers_before=layers.get("layers_before"),
-        layers_after=layers.get("layers_after"),
-        params_before=layers.get("params_before"),
-        params_after=layers.get("params_after"),
-        train_examples=train.get("examples_used"),
-        train_tokens=train.get("tokens_seen"),
+        layers_before=proxy.layers_before if proxy else None,
+        layers_after=proxy.layers_after if proxy else None,
+        params_before=proxy.params_before if proxy else None,
+        params_after=proxy.params_after if proxy else None,
+        train_examples=train.examples_used if train else None,
+        train_tokens=train.tokens_seen if train else None,
     )
 
 
-def _read_optional(path: Path) -> dict[str, Any]:
-    data = read_json(path) if path.is_file() else {}
-    return data if isinstance(data, dict) else {}
+def _optional(path: Path, cls: type[R]) -> R | None:
+    return read_stage_report(path, cls) if path.is_file() else None
 
 
 def _stage_seconds(layout: RunLayout, name: str) -> dict[str, float]:
@@ -121,7 +82,8 @@ def rank_candidates(run_dir: Path, names: list[str], cfg: SelectionConfig) -> Ra
     """
     layout = RunLayout(run_dir)
     rows = order_results([collect_result(layout, n, cfg.rank_by) for n in names])
-    data = _read_optional(layout.data_dir / "data.json")
+    report = _optional(layout.data_report, DataReport)
+    data = report.model_dump(mode="json") if report else {}
     baselines = [run_baseline(b, layout, names, cfg.rank_by, rows[0].candidate) for b in cfg.baselines]
     ranking = Ranking(rank_by=cfg.rank_by, candidates=rows, baselines=baselines, data=data)
     write_json_atomic(layout.ranking_path, ranking.model_dump(mode="json"))
@@ -131,7 +93,7 @@ def rank_candidates(run_dir: Path, names: list[str], cfg: SelectionConfig) -> Ra
 
 def run_baseline(name: str, layout: RunLayout, names: list[str], rank_by: str, proxy_top: str) -> BaselineResult:
     """Score the candidates with one selection baseline and compare its pick with the proxy's."""
-    baseline = registry("baseline").build(name, {}, where=f"selection.baselines ({name})")
+    baseline = BASELINES.build(name, {}, where=f"selection.baselines ({name})")
     scores = baseline.score(layout, names, rank_by)
     order = sorted(names, key=lambda n: (-scores[n], n))
     return BaselineResult(baseline=name, scores=scores, order=order, picks_same_top=order[0] == proxy_top)

@@ -8,32 +8,16 @@ evaluation scores.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from damoc.config import TrainingConfig
 from damoc.tasks.example import Example
 from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
 from damoc.tasks.tokens import encode_pair
+from damoc.training.base import IGNORE_INDEX, Feature
 
 if TYPE_CHECKING:
     import torch
-
-IGNORE_INDEX = -100
-"""Label of tokens that carry no loss (prompt and padding), as torch's cross-entropy expects."""
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One tokenised training example."""
-
-    input_ids: list[int]
-    labels: list[int]
-
-    @property
-    def num_targets(self) -> int:
-        """Tokens that carry loss (target + eos)."""
-        return sum(1 for t in self.labels if t != IGNORE_INDEX)
 
 
 def encode_example(

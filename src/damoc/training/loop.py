@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from damoc.config import TrainingConfig
-from damoc.training.features import IGNORE_INDEX
+from damoc.training.base import IGNORE_INDEX
 
 if TYPE_CHECKING:
     import torch

@@ -10,18 +10,17 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
-from damoc.artifacts import write_json_atomic
 from damoc.config import TrainingConfig
+from damoc.context import DEFAULT_CONTEXT, StageContext
 from damoc.errors import DataError
 from damoc.progress import ProgressFn, tick
+from damoc.reports import TrainReport, write_stage_report
 from damoc.tasks.load import read_examples
-from damoc.tasks.prompts import PromptSpec
 from damoc.tasks.tokens import special_prefix
-from damoc.training.features import IGNORE_INDEX, Feature, collate, encode_example, plan_steps
+from damoc.training.base import IGNORE_INDEX, Feature
+from damoc.training.features import collate, encode_example, plan_steps
 from damoc.training.loop import build_optimizer, count_params, target_loss, wrap_model
 
 if TYPE_CHECKING:
@@ -30,28 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GRAD_CLIP_NORM = 1.0
-TRAIN_REPORT = "train.json"
-
-
-class TrainReport(BaseModel):
-    """What one proxy fine-tuning run did; written to ``train.json``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    method: Literal["lora", "full"]
-    steps: int
-    examples_used: int
-    tokens_seen: int
-    target_tokens: int
-    trainable_params: int
-    total_params: int
-    loss_first: float
-    loss_last: float
-    losses: list[float]
-    seconds: float
-    seconds_per_step: float
-    device: str
-    dtype: str
 
 
 def train_proxy(
@@ -59,11 +36,7 @@ def train_proxy(
     train_file: Path,
     cfg: TrainingConfig,
     out_dir: Path,
-    *,
-    seed: int = 0,
-    device: str = "auto",
-    progress: ProgressFn | None = None,
-    prompt: PromptSpec | None = None,
+    ctx: StageContext = DEFAULT_CONTEXT,
 ) -> TrainReport:
     """Fine-tune the checkpoint in ``model_dir`` on ``train_file`` and save the result in ``out_dir``.
 
@@ -73,10 +46,9 @@ def train_proxy(
         cfg: the training section of the run config.
         out_dir: existing folder; receives the LoRA adapter (or full checkpoint + tokenizer) and
             ``train.json``.
-        seed: fixes initialisation of adapter weights, dropout and the data order.
-        device: ``auto``, ``cpu`` or ``cuda`` (bf16 on CUDA, fp32 on CPU).
-        progress: called once per optimizer step.
-        prompt: template and chat-template settings, the same as evaluation's (None: default template).
+        ctx: seed (adapter initialisation, dropout, data order), device and dtype (bf16 on CUDA, fp32
+            on CPU by default), progress (once per optimizer step) and the prompt settings, the same as
+            evaluation's.
 
     Returns:
         The :class:`TrainReport` also written to ``out_dir / "train.json"``.
@@ -88,22 +60,23 @@ def train_proxy(
 
     from damoc.candidates.resolve import load_model
 
+    seed, prompt = ctx.seed, ctx.prompt
     start = time.perf_counter()
     torch.manual_seed(seed)
     examples = read_examples(train_file)
     if not examples:
         raise DataError(f"{train_file}: no training examples")
-    model, tokenizer = load_model(Path(model_dir), device, for_training=True)
+    model, tokenizer = load_model(Path(model_dir), ctx.device, for_training=True, dtype=ctx.dtype)
     prefix = special_prefix(tokenizer)
     features = [encode_example(tokenizer, ex, cfg.max_seq_len, prefix, prompt) for ex in examples]
     model = wrap_model(model, cfg)
     model.train()
     plan = plan_steps(len(features), cfg, torch.Generator().manual_seed(seed))
-    stats = run_steps(model, features, plan, cfg, tokenizer.pad_token_id, progress)
+    stats = run_steps(model, features, plan, cfg, tokenizer.pad_token_id, ctx.progress)
     save_result(model, tokenizer, cfg, out_dir)
     trainable, total = count_params(model)
     report = make_report(cfg, plan, stats, trainable, total, time.perf_counter() - start, model)
-    write_json_atomic(out_dir / TRAIN_REPORT, report.model_dump(mode="json"))
+    write_stage_report(out_dir, report)
     log.info("trained %s: %d steps, loss %.4f -> %.4f", model_dir, report.steps, report.loss_first, report.loss_last)
     return report
 

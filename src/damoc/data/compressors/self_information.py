@@ -8,18 +8,18 @@ import re
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from damoc.data.base import PARAMS_CONFIG, StepContext
+from damoc.data.base import COMPRESSORS, StageContext
 from damoc.progress import ProgressFn
-from damoc.registry import registry
+from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
 
 _WORD = re.compile(r"\S+")
 
 
-@registry("compressor").register("self_information")
-class SelfInformationCompressor:
+@COMPRESSORS.register("self_information")
+class SelfInformationCompressor(Method):
     """Drop the least informative words of questions and contexts (Selective Context; Li et al. 2023, arXiv 2310.06201).
 
     A small reference model gives every token its self-information ``-log p(token | text before it)``;
@@ -28,21 +28,15 @@ class SelfInformationCompressor:
     The answer and the choices are never changed.
     """
 
-    class Params(BaseModel):
-        model_config = PARAMS_CONFIG
-
+    class Params(ReferenceModelParams):
         rate: float = Field(0.6, gt=0, le=1, description="fraction of the words of each question and context kept")
         min_words: int = Field(8, ge=1, description="texts of at most this many words are left unchanged")
-        reference_model: str = Field(
-            "smollm2-135m", min_length=1, description="scoring model: bundled alias, local folder, .gguf or hub id"
-        )
         max_seq_len: int = Field(512, ge=8, description="tokens scored per text; words past it are kept")
         batch_size: int = Field(16, gt=0, description="texts per forward pass")
 
-    def __init__(self, params: Params) -> None:
-        self.params = params
+    params: Params
 
-    def compress(self, examples: list[Example], ctx: StepContext) -> list[Example]:
+    def compress(self, examples: list[Example], ctx: StageContext) -> list[Example]:
         """The examples with shortened ``question`` and ``context``."""
         from damoc.data.likelihood import load_reference_model
 

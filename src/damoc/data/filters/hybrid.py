@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from damoc.data.base import PARAMS_CONFIG, StepContext, keep_count
+from damoc.data.base import FILTERS, StageContext, keep_count
 from damoc.data.filters.ifd import select_by_ifd
-from damoc.registry import registry
+from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
 
 
-@registry("filter").register("hybrid")
-class HybridFilter:
+@FILTERS.register("hybrid")
+class HybridFilter(Method):
     """Keep the highest-IFD examples of each embedding cluster (DaMoC hybrid filtering, arXiv 2509.01221).
 
     Examples are embedded and split into ``num_clusters`` k-means clusters (distribution-aware); each
@@ -21,24 +21,17 @@ class HybridFilter:
     fill goes to the best remaining examples of any cluster.
     """
 
-    class Params(BaseModel):
-        model_config = PARAMS_CONFIG
-
+    class Params(ReferenceModelParams):
         keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
         num_clusters: int = Field(8, gt=0, description="k-means clusters (capped at the number of examples)")
-        reference_model: str = Field(
-            "smollm2-135m", min_length=1, description="IFD scoring model: bundled alias, local folder, .gguf or hub id"
-        )
         embedding_model: str = Field(
             "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
         )
-        max_seq_len: int = Field(256, ge=8, description="longest IFD-scored sequence in tokens")
         batch_size: int = Field(32, gt=0, description="sequences per forward pass (scoring model and encoder)")
 
-    def __init__(self, params: Params) -> None:
-        self.params = params
+    params: Params
 
-    def select(self, examples: list[Example], ctx: StepContext) -> list[int]:
+    def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Indices kept: per-cluster IFD selection with size-proportional quotas."""
         from damoc.data.embeddings import embed_examples
         from damoc.data.likelihood import compute_ifd

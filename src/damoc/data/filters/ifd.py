@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from damoc.data.base import PARAMS_CONFIG, StepContext, keep_count
-from damoc.registry import registry
+from damoc.data.base import FILTERS, StageContext, keep_count
+from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
 
 log = logging.getLogger(__name__)
 
 
-@registry("filter").register("ifd")
-class IfdFilter:
+@FILTERS.register("ifd")
+class IfdFilter(Method):
     """Keep the examples whose prompt helps most but not trivially (IFD; Li et al. 2024, arXiv 2308.12032).
 
     IFD = ppl(answer | prompt) / ppl(answer) under a small reference model. Examples with IFD >= 1
@@ -23,20 +23,12 @@ class IfdFilter:
     set with the highest IFD is kept. Fewer are kept when too few examples have IFD < 1.
     """
 
-    class Params(BaseModel):
-        model_config = PARAMS_CONFIG
-
+    class Params(ReferenceModelParams):
         keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
-        reference_model: str = Field(
-            "smollm2-135m", min_length=1, description="scoring model: bundled alias, local folder, .gguf or hub id"
-        )
-        max_seq_len: int = Field(256, ge=8, description="longest scored sequence in tokens (prompt cut from the left)")
-        batch_size: int = Field(32, gt=0, description="sequences per forward pass")
 
-    def __init__(self, params: Params) -> None:
-        self.params = params
+    params: Params
 
-    def select(self, examples: list[Example], ctx: StepContext) -> list[int]:
+    def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Indices of the highest-IFD examples among those with IFD < 1."""
         from damoc.data.likelihood import compute_ifd
 

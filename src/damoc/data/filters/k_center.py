@@ -5,15 +5,15 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from damoc.data.base import PARAMS_CONFIG, StepContext, keep_count
-from damoc.registry import registry
+from damoc.data.base import FILTERS, StageContext, keep_count
+from damoc.registry import Method, MethodParams
 from damoc.tasks.example import Example
 
 
-@registry("filter").register("k_center")
-class KCenterFilter:
+@FILTERS.register("k_center")
+class KCenterFilter(Method):
     """Keep a core-set that covers the embedding space (greedy k-center; Sener & Savarese 2018, arXiv 1708.00489).
 
     Questions (with their context) are embedded with a sentence encoder; starting from a seeded random
@@ -21,19 +21,16 @@ class KCenterFilter:
     set is chosen, so near-duplicates are left out and rare regions are kept.
     """
 
-    class Params(BaseModel):
-        model_config = PARAMS_CONFIG
-
+    class Params(MethodParams):
         keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
         embedding_model: str = Field(
             "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
         )
         batch_size: int = Field(64, gt=0, description="texts per encoder forward pass")
 
-    def __init__(self, params: Params) -> None:
-        self.params = params
+    params: Params
 
-    def select(self, examples: list[Example], ctx: StepContext) -> list[int]:
+    def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Indices of a greedy k-center core-set of the example embeddings."""
         from damoc.data.embeddings import embed_examples
 

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import random as _random
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from damoc.data.base import PARAMS_CONFIG, StepContext, keep_count
-from damoc.registry import registry
+from damoc.data.base import FILTERS, StageContext, keep_count
+from damoc.registry import Method, MethodParams
 from damoc.tasks.example import Example
 
 
-@registry("filter").register("random")
-class RandomFilter:
+@FILTERS.register("random")
+class RandomFilter(Method):
     """Keep a uniform random subset of the training set (the baseline of DaMoC, arXiv 2509.01221)."""
 
-    class Params(BaseModel):
-        model_config = PARAMS_CONFIG
-
+    class Params(MethodParams):
         keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
 
-    def __init__(self, params: Params) -> None:
-        self.params = params
+    params: Params
 
-    def select(self, examples: list[Example], ctx: StepContext) -> list[int]:
+    def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Seeded uniform sample of ``keep_ratio * len(examples)`` indices."""
         k = keep_count(len(examples), self.params.keep_ratio)
         return sorted(_random.Random(ctx.seed).sample(range(len(examples)), k))

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from damoc.evaluation.metrics.base import argmax, mean
-from damoc.registry import NoParams, registry
+from damoc.evaluation.metrics.base import METRICS, argmax, mean
+from damoc.registry import Method
 
 
-@registry("metric").register("acc_norm")
-class NormalizedAccuracy:
-    """Accuracy after dividing each choice's loglikelihood by its length in characters (lm-eval ``acc_norm``).
+@METRICS.register("acc_norm")
+class NormalizedAccuracy(Method):
+    """Accuracy after dividing each choice's loglikelihood by its length in characters (lm-eval ``acc_norm``, Gao et al. 2024).
 
     Definition: ``acc_norm`` of lm-evaluation-harness ``multiple_choice`` tasks (Gao et al., 2024):
     argmax of ``loglik / len(continuation)``, the length counted in characters of the continuation
     string (leading space included), which removes the bias towards short answers.
     """
 
-    name: ClassVar[str]
     task_types: ClassVar[tuple[str, ...]] = ("multiple_choice",)
-
-    Params = NoParams
-
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
 
     def compute(self, rows: list[dict[str, Any]]) -> float:
         """Mean of ``argmax(logliks / choice_lengths) == answer``."""

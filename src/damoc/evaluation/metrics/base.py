@@ -16,9 +16,8 @@ import string
 from collections import Counter
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel
-
 from damoc.errors import ConfigError
+from damoc.registry import MethodParams, Registry
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = frozenset(string.punctuation)
@@ -29,11 +28,14 @@ class Metric(Protocol):
 
     name: ClassVar[str]
     task_types: ClassVar[tuple[str, ...]]
-    Params: ClassVar[type[BaseModel]]
+    Params: ClassVar[type[MethodParams]]
 
     def compute(self, rows: list[dict[str, Any]]) -> float:
         """The metric over all rows, in [0, 1] (0.0 for no rows)."""
         ...
+
+
+METRICS: Registry[Metric] = Registry("metric", "damoc.evaluation.metrics")
 
 
 def build_metrics(names: list[str], task_type: str) -> list[Metric]:
@@ -42,13 +44,11 @@ def build_metrics(names: list[str], task_type: str) -> list[Metric]:
     Raises:
         ConfigError: for an unknown metric or one that does not fit the task type.
     """
-    from damoc.registry import registry
-
     out: list[Metric] = []
     for name in names:
-        metric: Metric = registry("metric").build(name, {}, where=f"evaluation.metrics.{name}")
+        metric = METRICS.build(name, {}, where=f"evaluation.metrics.{name}")
         if task_type not in metric.task_types:
-            fitting = [n for n in registry("metric").names() if task_type in registry("metric").get(n).task_types]
+            fitting = [n for n in METRICS.names() if task_type in METRICS.get(n).task_types]
             raise ConfigError(
                 f"evaluation.metrics: {name!r} does not apply to {task_type} tasks "
                 f"(it fits {', '.join(metric.task_types)}); available for {task_type}: {', '.join(fitting)}"

@@ -1,4 +1,4 @@
-"""Layer mergers: each module registers one method in ``registry("merger")``."""
+"""Layer mergers: each module registers one method in :data:`damoc.model.base.MERGERS`."""
 
 from damoc.model.mergers import dare_ties, none
 

@@ -6,16 +6,16 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from damoc.model.base import merge_targets
-from damoc.registry import registry
+from damoc.model.base import MERGERS, merge_targets
+from damoc.registry import Method, MethodParams
 
 log = logging.getLogger(__name__)
 
 
-@registry("merger").register("dare_ties")
-class DareTies:
+@MERGERS.register("dare_ties")
+class DareTies(Method):
     """Sparse merging of removed layers into kept neighbours with DARE + TIES (DaMoC, Huang et al. 2025, arXiv 2509.01221).
 
     DaMoC keeps a pruned model's ability by sparsely merging the removed layers into the remaining
@@ -30,16 +30,13 @@ class DareTies:
     default weight.
     """
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
+    class Params(MethodParams):
         density: float = Field(
             0.3, ge=0, le=1, description="fraction of each layer delta kept (DARE); 0 = plain removal"
         )
         weight: float = Field(0.1, ge=0, le=2, description="scale of the merged delta added to the kept layer")
 
-    def __init__(self, params: Params) -> None:
-        self.params = params
+    params: Params
 
     def merge(self, layers: Sequence[Any], removed: Sequence[int], seed: int) -> dict[int, list[int]]:
         """Add the sparse deltas of the removed layers to their nearest kept layers, in place."""

@@ -1,4 +1,4 @@
-"""Layer scorers: each module registers one method in ``registry("scorer")``."""
+"""Layer scorers: each module registers one method in :data:`damoc.model.base.SCORERS`."""
 
 from damoc.model.scorers import angular, block_influence
 

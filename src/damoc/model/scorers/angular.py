@@ -5,25 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from damoc.model.base import LayerScores
+from damoc.model.base import SCORERS, LayerScores
 from damoc.model.similarity import collect_layer_similarity
 from damoc.progress import ProgressFn
-from damoc.registry import NoParams, registry
+from damoc.registry import Method
 
 
-@registry("scorer").register("angular")
-class AngularBlock:
+@SCORERS.register("angular")
+class AngularBlock(Method):
     """Angular distance d(h_l, h_{l+n}); removes the n-layer block with the smallest (Gromov et al. 2024, arXiv 2403.17887).
 
     "The Unreasonable Ineffectiveness of the Deeper Layers": the block [l, l+n) whose input and
     output hidden states are closest in angle (averaged over non-pad tokens) is removed as a whole.
     Reported per-layer scores are each single layer's angular distance d(h_l, h_{l+1}).
     """
-
-    Params = NoParams
-
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
 
     def score(
         self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None

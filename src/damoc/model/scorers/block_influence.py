@@ -5,24 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from damoc.model.base import LayerScores, lowest
+from damoc.model.base import SCORERS, LayerScores, lowest
 from damoc.model.similarity import collect_layer_similarity
 from damoc.progress import ProgressFn
-from damoc.registry import NoParams, registry
+from damoc.registry import Method
 
 
-@registry("scorer").register("block_influence")
-class BlockInfluence:
+@SCORERS.register("block_influence")
+class BlockInfluence(Method):
     """Block Influence: 1 - mean cosine(input, output) per layer; removes the lowest (Men et al. 2024, arXiv 2403.03853).
 
     A layer whose output points the same way as its input changes little and is removed first; the
     mean runs over every non-pad calibration token.
     """
-
-    Params = NoParams
-
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
 
     def score(
         self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None

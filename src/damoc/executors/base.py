@@ -1,0 +1,44 @@
+"""The executor contract: how the per-candidate stages of a run are fanned out.
+
+An executor receives :class:`CandidateJob` values, plain picklable data (the config, the run folder
+and one candidate name), so a job can run in this process, another process or another host, where
+:func:`damoc.jobs.run_candidate` runs it. The
+executor owns progress reporting: it passes each job an event callback and forwards the events
+``(candidate, description, done, total)`` to the ``on_event`` function it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from damoc.config import RunConfig
+from damoc.registry import Registry
+
+EventFn = Callable[[str, str, int, int], None]
+"""``fn(candidate, description, done, total)``: progress of one candidate's stages."""
+
+CANDIDATE_STAGES: tuple[str, ...] = ("model", "train", "evaluate")
+
+
+@dataclass(frozen=True)
+class CandidateJob:
+    """The per-candidate stages (model, train, evaluate) of one candidate: plain, picklable data."""
+
+    config: RunConfig
+    run_dir: Path
+    name: str
+    stages: tuple[str, ...] = CANDIDATE_STAGES
+
+
+class Executor(Protocol):
+    """Runs candidate jobs; a failing job raises after the jobs already finished stay done."""
+
+    def run(self, jobs: Sequence[CandidateJob], on_event: EventFn | None = None) -> None:
+        """Run every job (in any order or in parallel)."""
+        ...
+
+
+EXECUTORS: Registry[Executor] = Registry("executor", "damoc.executors")
