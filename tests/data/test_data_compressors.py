@@ -1,4 +1,4 @@
-"""Token compressors: the registry matrix, self-information word dropping, and use as a data step."""
+"""Token compressors: the registry matrix, self-information unit dropping, and use as a data step."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ import pytest
 from damoc.config import DataConfig, MethodSpec, TaskConfig
 from damoc.context import StageContext
 from damoc.data import compress_dataset
-from damoc.data.compressors.self_information import word_information
+from damoc.data.compressors.self_information import (
+    SelfInformationCompressor,
+    Unit,
+    join_units,
+    score_units,
+    select_units,
+    split_units,
+    token_windows,
+    unit_information,
+)
 from damoc.registry import registry
 from damoc.tasks.load import Example, read_examples
 
@@ -45,28 +54,117 @@ def test_every_compressor_keeps_answers_and_shortens(name: str, tiny_model_dirs:
     assert method.compress(examples, StageContext(device="cpu")) == out
 
 
-def test_self_information_keeps_the_rate_of_words_in_order(tiny_model_dirs: dict[str, Path]) -> None:
-    params = {"rate": 0.5, "min_words": 5, "reference_model": str(tiny_model_dirs["qwen2"])}
-    method = registry("compressor").build("self_information", params)
-    examples = [
-        Example(id="a", question=LONG, answer="x"),
-        Example(id="b", question="What is one plus two?", answer="x"),
+def test_select_units_drops_units_below_the_quantile_by_hand() -> None:
+    # rate 0.6 keeps units at or above the 40th percentile of [1, 1.5, 3, 4, 5]: 1.5 + 0.6 * 1.5 = 2.4
+    scores = np.array([3.0, 1.0, 4.0, 1.5, 5.0])
+    assert select_units(scores, 0.6).tolist() == [True, False, True, False, True]
+    assert select_units(scores, 0.2).tolist() == [False, False, False, False, True]
+    assert select_units(scores, 1.0).all()
+    assert select_units(np.array([2.0, np.nan, 1.0]), 0.5).tolist() == [True, True, False]  # unscored: kept
+    units = ["In the town", " by the river,", "\n\nthe baker", " counted."]
+    assert join_units(units, np.array([False, True, True, False]), "In the town") == "by the river,\n\nthe baker"
+
+
+def test_split_units_cover_the_text_in_each_mode() -> None:
+    text = "In the town by the river, the baker counted twice.\n\nDr. Smith said: yes.  It was e.g. fine. "
+    for unit in ("sentence", "phrase", "word"):
+        assert "".join(split_units(text, unit)) == text  # whitespace, newlines and punctuation all survive
+    assert split_units(text, "sentence") == [
+        "In the town by the river, the baker counted twice.",
+        "\n\nDr. Smith said: yes.",
+        "  It was e.g. fine. ",
     ]
-    out = method.compress(examples, StageContext(device="cpu"))
-    words, kept = LONG.split(), out[0].question.split()
-    assert len(kept) == int(len(words) * 0.5 + 0.5)
-    it = iter(words)
-    assert all(w in it for w in kept)  # a subsequence: order kept, nothing invented
-    assert out[1].question == "What is one plus two?"  # at most min_words words: unchanged
+    assert split_units(text, "phrase") == [
+        "In the town",
+        " by the river,",
+        " the baker counted twice.",
+        "\n\nDr. Smith said:",
+        " yes.",
+        "  It was e.g. fine. ",
+    ]
+    assert split_units(text, "word")[:3] == ["In", " the", " town"]
 
 
-def test_word_information_sums_tokens_per_word() -> None:
-    text = "ab cd e"
-    spans = [(0, 2), (3, 5), (6, 7)]
-    offsets = [(0, 1), (1, 2), (2, 4), (4, 5), (5, 7), (0, 0)]  # " c" and " e" carry their leading space
-    info = word_information(spans, offsets, np.array([1.0, 2.0, 3.0, 4.0]))
-    assert text[6:7] == "e"
-    np.testing.assert_allclose(info, [3.0, 7.0, np.inf])  # "e" is past the scored tokens: kept
+def test_unit_information_is_the_mean_over_overlapping_tokens() -> None:
+    units = ["ab cd", ", e"]
+    offsets = [(0, 1), (1, 2), (2, 4), (4, 6), (6, 8)]  # " c" starts with a space; "d," spans both units
+    info = unit_information(units, offsets, np.array([1.0, 2.0, 3.0, 4.0, 6.0]))
+    np.testing.assert_allclose(info, [(1 + 2 + 3 + 4) / 4, (4 + 6) / 2])
+
+
+def test_token_windows_score_every_token_once() -> None:
+    assert token_windows(5, 8) == [(0, 0, 5)]
+    assert token_windows(20, 8) == [(0, 0, 8), (4, 8, 12), (8, 12, 16), (12, 16, 20)]
+    for n, room in [(1, 7), (23, 7), (100, 15)]:
+        windows = token_windows(n, room)
+        assert [t for _, s, e in windows for t in range(s, e)] == list(range(n))
+        assert all(e - c <= room for c, _, e in windows)
+    assert token_windows(0, 8) == []
+
+
+def _hand_token_nlls(model: Any, start: list[int], ids: list[int], room: int) -> np.ndarray:
+    """Per-token -log p from the logits of each window: log_softmax, gather."""
+    import torch
+
+    out = []
+    for c, s, e in token_windows(len(ids), room):
+        seq = torch.tensor([start + ids[c:e]])
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(input_ids=seq).logits[0, :-1].double(), dim=-1)
+        out.append(-logp.gather(1, seq[0, 1:, None]).squeeze(1)[-(e - s) :].numpy())
+    return np.concatenate(out)
+
+
+def test_long_text_scores_every_unit_and_drops_the_lowest(tiny_model_dirs: dict[str, Path]) -> None:
+    from damoc.data.likelihood import load_reference_model
+
+    model, tokenizer = load_reference_model(str(tiny_model_dirs["llama"]), None, "cpu")
+    text = " ".join([LONG] * 3)
+    p = SelfInformationCompressor.Params(
+        reference_model="x", unit="word", rate=0.5, min_words=2, max_seq_len=16, batch_size=4
+    )
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    assert len(enc["input_ids"]) > 3 * p.max_seq_len  # most words lie past the first window
+    ((units, scores),) = score_units([text], model, tokenizer, p, None)
+    assert units == split_units(text, "word") and np.isfinite(scores).all()
+    hand = _hand_token_nlls(model, [tokenizer.bos_token_id], enc["input_ids"], p.max_seq_len - 1)
+    np.testing.assert_allclose(scores, unit_information(units, enc["offset_mapping"], hand), atol=1e-5)
+
+    method = registry("compressor").build(
+        "self_information", p.model_dump() | {"reference_model": str(tiny_model_dirs["llama"])}
+    )
+    (out,) = method.compress([Example(id="a", question=text, answer="x")], StageContext(device="cpu"))
+    keep = scores >= np.percentile(scores, 50)
+    assert out.question == join_units(units, keep, text)
+    assert scores[~keep].max() < scores[keep].min()
+    assert keep.sum() == len(units) // 2 + len(units) % 2  # about half, not every word past the window
+
+
+def _drops_whole_units(before: str, after: str, unit: Unit) -> bool:
+    """Whether ``after`` is ``before`` with whole units removed, the rest verbatim and in order."""
+    pos = 0
+    for u in split_units(before, unit):
+        piece = u if pos else u.lstrip()
+        if after.startswith(piece, pos):
+            pos += len(piece)
+    return pos == len(after)
+
+
+def test_self_information_keeps_whitespace_punctuation_answers_and_choices(tiny_model_dirs: dict[str, Path]) -> None:
+    context = "The baker, who lived by the river, counted loaves.\n\nHe sold  twelve; then he rested (briefly).\n"
+    question = "Given the story above, how many loaves did the baker sell before he rested?"
+    ex = Example(id="a", question=question, context=context, answer=1, choices=("ten", "twelve"))
+    tiny = str(tiny_model_dirs["qwen2"])
+    cases: list[tuple[float, Unit]] = [(1.0, "phrase"), (0.5, "phrase"), (0.5, "sentence")]
+    for rate, unit in cases:
+        params = {"rate": rate, "unit": unit, "min_words": 2, "reference_model": tiny}
+        (out,) = registry("compressor").build("self_information", params).compress([ex], StageContext(device="cpu"))
+        assert (out.id, out.answer, out.choices) == (ex.id, ex.answer, ex.choices)
+        assert out.context is not None
+        for before, after in [(context, out.context), (question, out.question)]:
+            assert _drops_whole_units(before, after, unit)
+        shorter = len(out.context) + len(out.question) < len(context) + len(question)
+        assert (out.context, out.question) == (context, question) if rate == 1.0 else shorter
 
 
 def test_compressor_runs_as_a_data_step(
@@ -77,7 +175,9 @@ def test_compressor_runs_as_a_data_step(
     steps = [
         MethodSpec(method="random", params={"keep_ratio": 0.5}),
         MethodSpec(
-            method="self_information", params={"min_words": 2, "reference_model": str(tiny_model_dirs["llama"])}
+            # the questions ("What is 3 plus 3?") are one phrase each: drop words instead
+            method="self_information",
+            params={"unit": "word", "min_words": 2, "reference_model": str(tiny_model_dirs["llama"])},
         ),
     ]
     report = compress_dataset(task, DataConfig.model_validate({"steps": steps}), tmp_path / "out")

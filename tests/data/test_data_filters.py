@@ -13,6 +13,7 @@ from damoc.data.base import keep_count
 from damoc.data.filters.hybrid import cluster_quotas, k_means, select_per_cluster
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.data.filters.k_center import greedy_k_center
+from damoc.data.likelihood import IfdScore
 from damoc.registry import registry
 from damoc.tasks.load import Example, build_prompt, target_text
 from damoc.testing import make_mc_records
@@ -107,16 +108,72 @@ def test_select_by_ifd_drops_ifd_at_or_above_one_then_takes_the_highest() -> Non
     assert select_by_ifd(scores, 2, candidates=np.array([0, 1, 3])) == [0, 3]
 
 
-def test_ifd_filter_keeps_the_right_count(tiny_model_dirs: dict[str, Path]) -> None:
+def _hand_answer_loss(model: Any, start: list[int], context: list[int], answer: list[int]) -> float:
+    """meanCE of the answer tokens, straight from the logits: log_softmax, gather, mean."""
+    import torch
+
+    ids = torch.tensor([start + context + answer])
+    with torch.inference_mode():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].double(), dim=-1)
+    token_logp = logp.gather(1, ids[0, 1:, None]).squeeze(1)
+    return float(-token_logp[-len(answer) :].mean())
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_ifd_both_forms_match_hand_computed_losses(arch: str, tiny_model_dirs: dict[str, Path]) -> None:
+    from damoc.data.likelihood import ifd_scores, load_reference_model
+
+    model, tokenizer = load_reference_model(str(tiny_model_dirs[arch]), None, "cpu")
+    examples = [
+        Example(id="a", question="What is two plus three?", answer=" five"),
+        Example(id="b", question="Name a colour of the sky on a clear day.", answer=" blue, mostly"),
+    ]
+    start = [tokenizer.bos_token_id]
+    losses = []
+    for ex in examples:
+        prompt = tokenizer(build_prompt(ex), add_special_tokens=False)["input_ids"]
+        answer = tokenizer(target_text(ex), add_special_tokens=False)["input_ids"]
+        losses.append((_hand_answer_loss(model, start, prompt, answer), _hand_answer_loss(model, start, [], answer)))
+    cond, alone = np.array(losses).T
+    ppl = ifd_scores(examples, model, tokenizer, batch_size=4, score="ppl_ratio")
+    loss = ifd_scores(examples, model, tokenizer, batch_size=4, score="loss_ratio")
+    np.testing.assert_allclose(ppl, np.exp(cond - alone), rtol=0, atol=1e-5)  # Superfiltering
+    np.testing.assert_allclose(loss, cond / alone, rtol=0, atol=1e-5)  # Cherry LLM
+    np.testing.assert_allclose(ifd_scores(examples, model, tokenizer, batch_size=4), ppl)  # the default
+
+
+def test_ifd_forms_keep_the_same_set_but_order_it_differently() -> None:
+    from damoc.data.likelihood import ifd_from_losses
+
+    conditioned = np.array([0.5, 2.0, 0.9, 3.0])
+    alone = np.array([1.0, 3.0, 1.0, 2.0])  # the last one: the prompt hurts, IFD > 1 in both forms
+    loss_ratio = ifd_from_losses(conditioned, alone, "loss_ratio")
+    ppl_ratio = ifd_from_losses(conditioned, alone, "ppl_ratio")
+    np.testing.assert_allclose(loss_ratio, [0.5, 2 / 3, 0.9, 1.5])
+    np.testing.assert_allclose(ppl_ratio, np.exp([-0.5, -1.0, -0.1, 1.0]))
+    assert list(np.argsort(-loss_ratio[:3])) == [2, 1, 0]
+    assert list(np.argsort(-ppl_ratio[:3])) == [2, 0, 1]
+    assert select_by_ifd(loss_ratio, 2) == [1, 2]  # Cherry: ratio of losses
+    assert select_by_ifd(ppl_ratio, 2) == [0, 2]  # Superfiltering: difference of losses
+    assert select_by_ifd(loss_ratio, 10) == select_by_ifd(ppl_ratio, 10) == [0, 1, 2]
+    assert not np.isfinite(ifd_from_losses(np.array([0.3]), np.array([0.0]), "loss_ratio")).any()
+
+
+@pytest.mark.parametrize("score", ["ppl_ratio", "loss_ratio"])
+def test_ifd_filter_keeps_the_right_count(score: IfdScore, tiny_model_dirs: dict[str, Path]) -> None:
     from damoc.data.likelihood import compute_ifd
 
     examples, ctx = _examples(), StageContext(device="cpu")
     tiny = str(tiny_model_dirs["qwen2"])
-    method = registry("filter").build("ifd", {"keep_ratio": 0.25, "reference_model": tiny})
+    method = registry("filter").build("ifd", {"keep_ratio": 0.25, "reference_model": tiny, "score": score})
     kept = method.select(examples, ctx)
-    scores = compute_ifd(examples, tiny, 256, 16, ctx)
+    scores = compute_ifd(examples, tiny, 256, 16, ctx, score)
     assert len(kept) == min(6, int((scores < 1).sum()))
     assert kept == select_by_ifd(scores, 6)
+
+
+def test_ifd_default_is_ppl_ratio() -> None:
+    assert registry("filter").get("ifd").Params().score == "ppl_ratio"
 
 
 # ---------------------------------------------------------------- k_center

@@ -1,7 +1,9 @@
-"""Answer log-likelihoods under a reference causal LM, and the IFD score built on them.
+"""Answer log-likelihoods under a reference causal LM, and the IFD scores built on them.
 
-Instruction-Following Difficulty (Li et al. 2024, arXiv 2308.12032) compares how hard the answer is
-with and without the prompt: ``IFD = ppl(answer | prompt) / ppl(answer)``. Only answer tokens are
+Instruction-Following Difficulty compares how hard the answer is with and without the prompt, from
+the mean answer-token losses ``meanCE(A|Q)`` and ``meanCE(A)``. Two forms are in use (see
+:func:`ifd_from_losses`): Cherry LLM's ratio of mean losses (Li et al. 2024, arXiv 2308.12032) and
+Superfiltering's ratio of perplexities (Li et al. 2024, arXiv 2402.00530). Only answer tokens are
 scored, so the model computes logits for the last few positions of each sequence only
 (``logits_to_keep`` with left padding), which keeps a 262k-vocabulary head cheap.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 Sequence = tuple[list[int], int]
 """Token ids of one scored sequence and the number of answer tokens at its end."""
 
+IfdScore = Literal["ppl_ratio", "loss_ratio"]
+"""``ppl_ratio``: PPL(A|Q) / PPL(A) (Superfiltering); ``loss_ratio``: meanCE(A|Q) / meanCE(A) (Cherry LLM)."""
+
 
 def load_reference_model(ref: str, cache_dir: Path | None, device: str) -> tuple[Any, Any]:
     """Resolve and load a reference model (bundled alias, folder, .gguf or hub id) in eval mode."""
@@ -36,13 +41,24 @@ def load_reference_model(ref: str, cache_dir: Path | None, device: str) -> tuple
 
 
 def compute_ifd(
-    examples: list[Example], reference_model: str, max_seq_len: int, batch_size: int, ctx: StageContext
+    examples: list[Example],
+    reference_model: str,
+    max_seq_len: int,
+    batch_size: int,
+    ctx: StageContext,
+    score: IfdScore = "ppl_ratio",
 ) -> np.ndarray:
     """Load ``reference_model`` and return the IFD score of every example (see :func:`ifd_scores`)."""
     model, tokenizer = load_reference_model(reference_model, ctx.cache_dir, ctx.device)
-    progress, prompt = ctx.progress, ctx.prompt
     return ifd_scores(
-        examples, model, tokenizer, max_seq_len=max_seq_len, batch_size=batch_size, progress=progress, prompt=prompt
+        examples,
+        model,
+        tokenizer,
+        max_seq_len=max_seq_len,
+        batch_size=batch_size,
+        progress=ctx.progress,
+        prompt=ctx.prompt,
+        score=score,
     )
 
 
@@ -55,15 +71,55 @@ def ifd_scores(
     batch_size: int = 32,
     progress: ProgressFn | None = None,
     prompt: PromptSpec | None = None,
+    score: IfdScore = "ppl_ratio",
 ) -> np.ndarray:
-    """IFD per example: ``exp(mean NLL(answer | start, prompt) - mean NLL(answer | start))``.
+    """IFD per example in the form ``score`` names (see :func:`ifd_from_losses`).
 
-    Both sequences begin with the same start token (BOS, else EOS, else PAD) so that the first answer
-    token is scored in both. Prompts are cut from the left to fit ``max_seq_len``. ``prompt`` gives
-    the run's template and chat-template settings (None: the default plain template).
+    The losses come from :func:`ifd_losses`. ``prompt`` gives the run's template and chat-template
+    settings (None: the default plain template).
 
     Returns:
         float64 array of length ``len(examples)``; values below 1 mean the prompt helps.
+    """
+    conditioned, alone = ifd_losses(
+        examples, model, tokenizer, max_seq_len=max_seq_len, batch_size=batch_size, progress=progress, prompt=prompt
+    )
+    return ifd_from_losses(conditioned, alone, score)
+
+
+def ifd_from_losses(conditioned: np.ndarray, alone: np.ndarray, score: IfdScore) -> np.ndarray:
+    """IFD from the mean answer losses ``meanCE(A|Q)`` (``conditioned``) and ``meanCE(A)`` (``alone``).
+
+    ``ppl_ratio`` is Superfiltering's ``PPL(A|Q) / PPL(A) = exp(meanCE(A|Q) - meanCE(A))``;
+    ``loss_ratio`` is Cherry LLM's ``meanCE(A|Q) / meanCE(A)``. Both are below 1 exactly when the
+    prompt lowers the answer loss, so they keep the same IFD < 1 set, but they rank it differently:
+    the first by the difference of the losses, the second by their ratio. A zero ``alone`` loss
+    gives a non-finite ``loss_ratio``, which the filters drop.
+    """
+    if score == "ppl_ratio":
+        return np.exp(conditioned - alone)
+    if score == "loss_ratio":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(conditioned / alone, dtype=np.float64)
+    raise ValueError(f"unknown IFD score {score!r}; allowed: ppl_ratio, loss_ratio")
+
+
+def ifd_losses(
+    examples: list[Example],
+    model: Any,
+    tokenizer: Any,
+    *,
+    max_seq_len: int = 256,
+    batch_size: int = 32,
+    progress: ProgressFn | None = None,
+    prompt: PromptSpec | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(meanCE(answer | start, prompt), meanCE(answer | start))`` per example, in nats.
+
+    Both sequences begin with the same start token (BOS, else EOS, else PAD) so that the first answer
+    token is scored in both; the "answer alone" is thus conditioned on that token only. (Cherry LLM
+    conditions it on its template's ``"### Response:"``; Superfiltering scores the bare answer and
+    leaves its first token out.) Prompts are cut from the left to fit ``max_seq_len``.
     """
     start = start_ids(tokenizer)
     pairs = [(render_prompt(ex, prompt, tokenizer), target_text(ex, prompt, tokenizer)) for ex in examples]
@@ -76,7 +132,7 @@ def ifd_scores(
         ids = ids[max(0, len(ids) - room) :] if room > 0 else []
         seqs += [(start + ids + answer, len(answer)), (start + answer, len(answer))]
     losses = answer_losses(model, seqs, pad_id=pad_id_of(tokenizer), batch_size=batch_size, progress=progress)
-    return np.exp(losses[0::2] - losses[1::2])
+    return losses[0::2], losses[1::2]
 
 
 def answer_losses(

@@ -1,4 +1,4 @@
-"""``ifd``: quality-aware filtering by Instruction-Following Difficulty."""
+"""``ifd``: quality-aware filtering by Instruction-Following Difficulty (Cherry LLM or Superfiltering form)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from damoc.data.base import FILTERS, StageContext, keep_count
+from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
 
@@ -16,15 +17,30 @@ log = logging.getLogger(__name__)
 
 @FILTERS.register("ifd")
 class IfdFilter(Method):
-    """Keep the examples whose prompt helps most but not trivially (IFD; Li et al. 2024, arXiv 2308.12032).
+    """Keep the examples whose prompt helps most but not trivially (IFD; Li et al. 2024, arXiv 2308.12032 and 2402.00530).
 
-    IFD = ppl(answer | prompt) / ppl(answer) under a small reference model. Examples with IFD >= 1
-    (the prompt does not help) are dropped first; of the rest, the ``keep_ratio`` share of the whole
-    set with the highest IFD is kept. Fewer are kept when too few examples have IFD < 1.
+    IFD compares the mean answer-token loss under a small reference model with and without the
+    prompt. ``score`` picks the form: ``ppl_ratio`` (default), Superfiltering's
+    ``PPL(A|Q) / PPL(A) = exp(meanCE(A|Q) - meanCE(A))`` (arXiv 2402.00530), or ``loss_ratio``,
+    Cherry LLM's ``meanCE(A|Q) / meanCE(A)`` (arXiv 2308.12032). Both drop the same examples, those
+    with IFD >= 1 (the prompt does not help); they rank the rest differently. Of the rest, the
+    ``keep_ratio`` share of the whole set with the highest IFD is kept; fewer are kept when too few
+    examples have IFD < 1.
+
+    ``ppl_ratio`` is the default because damoc scores with a small reference model for larger
+    candidates, which is Superfiltering's weak-to-strong setting, and because it is what damoc has
+    always computed, so earlier results stay valid. The answer alone is conditioned on the
+    tokenizer's start token (BOS, else EOS), not on Cherry's ``"### Response:"``; see
+    :func:`damoc.data.likelihood.ifd_losses`.
     """
 
     class Params(ReferenceModelParams):
         keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+        score: IfdScore = Field(
+            "ppl_ratio",
+            description="IFD form: ppl_ratio = exp(meanCE(A|Q) - meanCE(A)) (Superfiltering), "
+            "loss_ratio = meanCE(A|Q) / meanCE(A) (Cherry LLM)",
+        )
 
     params: Params
 
@@ -33,11 +49,12 @@ class IfdFilter(Method):
         from damoc.data.likelihood import compute_ifd
 
         p = self.params
-        scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx)
+        scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         k = keep_count(len(examples), p.keep_ratio)
         keep = select_by_ifd(scores, k)
         log.info(
-            "ifd: %d of %d examples have IFD < 1; kept %d (asked %d)",
+            "ifd (%s): %d of %d examples have IFD < 1; kept %d (asked %d)",
+            p.score,
             int((scores < 1).sum()),
             len(scores),
             len(keep),
