@@ -8,28 +8,88 @@ no more than one batch's hidden states is held at a time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from damoc.model.layers import decoder_body, decoder_layers
 from damoc.progress import ProgressFn, tick
 
 log = logging.getLogger(__name__)
 
+Positions = Literal["all", "last"]
+"""Token positions a similarity averages over: every non-pad token, or each sequence's last one."""
+
 
 @dataclass(frozen=True)
 class LayerSimilarity:
-    """Mean similarity between hidden states ``h[l]`` and ``h[l + gap]`` over non-pad tokens.
+    """Mean similarity between hidden states ``h[l]`` and ``h[l + gap]`` over the chosen token positions.
 
-    ``h[0]`` is the input of the first decoder layer and ``h[l]`` the output of layer ``l - 1``, so
-    with ``gap=1`` entry ``l`` compares layer ``l``'s input with its output.
+    ``h[0]`` is the input of the first decoder layer and ``h[l]`` the output of layer ``l - 1`` (for
+    ``l = L`` the last layer's output *before* the final norm), so with ``gap=1`` entry ``l``
+    compares layer ``l``'s input with its output.
     """
 
     gap: int
     cosine: list[float]
     angular: list[float]
+    positions: int
     tokens: int
+
+
+def cosine(a: Any, b: Any) -> Any:
+    """Cosine similarity along the last dimension, in fp32 and clamped to [-1, 1].
+
+    fp32 because bf16 cosines near 1 are too coarse to rank layers; the clamp keeps arccos finite.
+    """
+    import torch.nn.functional as F
+
+    return F.cosine_similarity(a.float(), b.float(), dim=-1).clamp(-1.0, 1.0)
+
+
+def angular_distance(a: Any, b: Any) -> Any:
+    """``arccos(cos(a, b)) / pi`` along the last dimension: 0 = same direction, 1 = opposite."""
+    import math
+
+    import torch
+
+    return torch.arccos(cosine(a, b)) / math.pi
+
+
+def last_token_weights(mask: Any) -> Any:
+    """1 at each row's last non-pad position, 0 elsewhere (right or left padding alike)."""
+    import torch
+
+    index = torch.arange(1, mask.shape[-1] + 1, device=mask.device)
+    last = (mask.long() * index).argmax(dim=-1, keepdim=True)
+    weights = torch.zeros(mask.shape, device=mask.device).scatter_(-1, last, 1.0)
+    return weights * mask.float()
+
+
+def similarity_sums(states: Sequence[Any], weights: Any, gap: int) -> tuple[Any, Any]:
+    """Weighted sums over positions of cosine and angular distance between ``states[i]`` and ``states[i + gap]``.
+
+    Args:
+        states: hidden states ``[batch, seq, hidden]``, ``h[0]`` .. ``h[L]``.
+        weights: ``[batch, seq]`` position weights (the attention mask, or :func:`last_token_weights`).
+        gap: layer distance.
+
+    Returns:
+        (cosine sums, angular sums), float64 tensors of ``len(states) - gap`` entries.
+    """
+    import math
+
+    import torch
+
+    count = len(states) - gap
+    cos_sums, ang_sums = torch.zeros(count, dtype=torch.float64), torch.zeros(count, dtype=torch.float64)
+    w = weights.float()
+    for i in range(count):
+        cos = cosine(states[i], states[i + gap])  # one pair at a time: fp32 copies of every state are big
+        cos_sums[i] = float((cos * w).sum())
+        ang_sums[i] = float((torch.arccos(cos) / math.pi * w).sum())
+    return cos_sums, ang_sums
 
 
 def _hidden_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -52,24 +112,11 @@ def _register_hooks(layers: Any, states: list[Any]) -> list[Any]:
     return handles
 
 
-def _accumulate(states: list[Any], mask: Any, gap: int, sums: dict[str, Any]) -> None:
-    import math
-
-    import torch
-    import torch.nn.functional as F
-
-    weights = mask.float()
-    for i in range(len(states) - gap):
-        # one pair at a time in fp32: bf16 cosines near 1 are too coarse to rank layers
-        cos = F.cosine_similarity(states[i].float(), states[i + gap].float(), dim=-1).clamp(-1.0, 1.0)
-        sums["cosine"][i] += float((cos * weights).sum())
-        sums["angular"][i] += float((torch.arccos(cos) / math.pi * weights).sum())
-
-
 def collect_layer_similarity(
     model: Any,
     batches: Iterable[dict[str, Any]],
     gaps: Sequence[int] = (1,),
+    positions: Positions = "all",
     progress: ProgressFn | None = None,
     total: int | None = None,
 ) -> dict[int, LayerSimilarity]:
@@ -79,6 +126,7 @@ def collect_layer_similarity(
         model: a causal LM of a supported architecture (see ``architectures.json``).
         batches: dicts with ``input_ids`` and ``attention_mask`` tensors on the model's device.
         gaps: layer distances to measure (1 = each layer's input vs its output).
+        positions: ``all`` non-pad tokens, or only each sequence's ``last`` non-pad token.
         progress: called after each batch.
         total: number of batches, for progress.
 
@@ -87,32 +135,40 @@ def collect_layer_similarity(
     """
     import torch
 
-    layers = decoder_layers(model)
-    n = len(layers)
+    n = len(decoder_layers(model))
     if any(not 1 <= g <= n for g in gaps):
         raise ValueError(f"gaps must be in 1..{n}, got {list(gaps)}")
-    sums = {g: {"cosine": torch.zeros(n + 1 - g, dtype=torch.float64)} for g in gaps}
-    for g in gaps:
-        sums[g]["angular"] = torch.zeros(n + 1 - g, dtype=torch.float64)
-    tokens, states = 0, list[Any]()
+    if positions not in ("all", "last"):
+        raise ValueError(f"positions must be 'all' or 'last', got {positions!r}")
+    sums = {g: (torch.zeros(n + 1 - g, dtype=torch.float64), torch.zeros(n + 1 - g, dtype=torch.float64)) for g in gaps}
+    tokens, counted = 0, 0
+    with _capture_hidden_states(decoder_layers(model)) as states, torch.inference_mode():
+        for i, batch in enumerate(batches):
+            states.clear()
+            mask = batch["attention_mask"]
+            decoder_body(model)(input_ids=batch["input_ids"], attention_mask=mask, use_cache=False)
+            weights = last_token_weights(mask) if positions == "last" else mask.float()
+            for g in gaps:
+                cos, ang = similarity_sums(states, weights, g)
+                sums[g][0].add_(cos)
+                sums[g][1].add_(ang)
+            tokens += int(mask.sum())
+            counted += int(weights.sum())
+            tick(progress, "scoring layers", i + 1, total or i + 1)
+    denom = max(counted, 1)
+    return {
+        g: LayerSimilarity(g, (c / denom).tolist(), (a / denom).tolist(), counted, tokens) for g, (c, a) in sums.items()
+    }
+
+
+@contextmanager
+def _capture_hidden_states(layers: Any) -> Iterator[list[Any]]:
+    """A list that each forward pass fills with ``h[0]`` .. ``h[L]`` (the last one before the final norm)."""
+    states: list[Any] = []
     handles = _register_hooks(layers, states)
     try:
-        with torch.inference_mode():
-            for i, batch in enumerate(batches):
-                states.clear()
-                decoder_body(model)(
-                    input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
-                )
-                for g in gaps:
-                    _accumulate(states, batch["attention_mask"], g, sums[g])
-                tokens += int(batch["attention_mask"].sum())
-                tick(progress, "scoring layers", i + 1, total or i + 1)
+        yield states
     finally:
         for h in handles:
             h.remove()
         states.clear()
-    denom = max(tokens, 1)
-    return {
-        g: LayerSimilarity(g, (s["cosine"] / denom).tolist(), (s["angular"] / denom).tolist(), tokens)
-        for g, s in sums.items()
-    }

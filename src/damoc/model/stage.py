@@ -40,23 +40,39 @@ def render_calibration(examples: list[Example], prompt: PromptSpec | None, token
     return [render_prompt(ex, prompt, tokenizer) + target_text(ex, prompt, tokenizer) for ex in examples]
 
 
+def truncate_left(ids: list[int], prefix: list[int], max_seq_len: int) -> list[int]:
+    """``prefix + ids`` in at most ``max_seq_len`` tokens: ``ids`` lose tokens from the left, the prefix stays."""
+    head = prefix[:max_seq_len]
+    room = max_seq_len - len(head)
+    return head + (ids[-room:] if room > 0 else [])
+
+
 def tokenize_batches(
     tokenizer: Any, texts: list[str], max_seq_len: int, batch_size: int, device: Any
 ) -> list[dict[str, Any]]:
-    """Right-padded, truncated batches of ``input_ids`` and ``attention_mask`` on ``device``."""
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "right"
-    try:
-        batches = []
-        for i in range(0, len(texts), batch_size):
-            enc = tokenizer(
-                texts[i : i + batch_size], padding=True, truncation=True, max_length=max_seq_len, return_tensors="pt"
-            )
-            batches.append(
-                {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
-            )
-    finally:
-        tokenizer.padding_side = side
+    """Right-padded batches of ``input_ids`` and ``attention_mask`` on ``device``, cut as training cuts.
+
+    A text longer than ``max_seq_len`` tokens loses tokens from its left (the tokenizer's special
+    prefix, e.g. a BOS, stays), like a training prompt: on a passage task the question and answer
+    at the end are what fine-tuning sees, so calibration must see them too.
+    """
+    import torch
+
+    from damoc.tasks.tokens import special_prefix
+
+    prefix = special_prefix(tokenizer)
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    seqs = [truncate_left(list(ids), prefix, max_seq_len) for ids in encoded]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    batches = []
+    for i in range(0, len(seqs), batch_size):
+        chunk = seqs[i : i + batch_size]
+        ids = torch.full((len(chunk), max(1, *map(len, chunk))), pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, seq in enumerate(chunk):
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        batches.append({"input_ids": ids.to(device), "attention_mask": mask.to(device)})
     return batches
 
 

@@ -51,23 +51,35 @@ class DareTies(Method):
                 params = dict(layers[target].named_parameters())
                 others = [dict(layers[s].named_parameters()) for s in sources]
                 for name, param in params.items():
-                    deltas = [self._dare(o[name] - param, gen) for o in others]
-                    param.add_(_ties(deltas).to(param.dtype), alpha=self.params.weight)
+                    deltas = [dare_drop(o[name] - param, self.params.density, gen) for o in others]
+                    param.add_(ties_merge(deltas).to(param.dtype), alpha=self.params.weight)
         log.debug("merged %s", targets)
         return targets
 
-    def _dare(self, delta: Any, gen: Any) -> Any:
-        import torch
 
-        density = self.params.density
-        if density >= 1:
-            return delta.float()
-        keep = (torch.rand(delta.shape, generator=gen) < density).to(delta.device)
-        return delta.float() * keep / density
+def dare_drop(delta: Any, density: float, generator: Any) -> Any:
+    """DARE: keep each entry with probability ``density`` and rescale the kept ones by ``1/density`` (fp32).
+
+    The rescale keeps the expectation: ``E[dare_drop(d)] = density * d / density = d``; density 0
+    drops everything (plain removal).
+    """
+    import torch
+
+    if density <= 0:
+        return torch.zeros_like(delta, dtype=torch.float32)
+    if density >= 1:
+        return delta.float()
+    keep = (torch.rand(delta.shape, generator=generator) < density).to(delta.device)
+    return delta.float() * keep / density
 
 
-def _ties(deltas: list[Any]) -> Any:
-    """TIES sign election and disjoint mean over the deltas that agree with the elected sign."""
+def ties_merge(deltas: list[Any]) -> Any:
+    """TIES: elect each entry's sign by summed magnitude, then average the nonzero deltas that agree with it.
+
+    ``sign(sum_k d_k)`` is the sign with the larger total mass; entries of the other sign (and zeros,
+    e.g. dropped by DARE) do not count in the mean ("disjoint mean"); an entry with no agreeing
+    delta, or a zero sum, merges as 0.
+    """
     import torch
 
     stacked = torch.stack(deltas)

@@ -1,4 +1,4 @@
-"""``angular``: remove the contiguous block whose input and output are closest in angle (Gromov et al.)."""
+"""``angular``: remove the n-layer block whose input and output last-token states are closest in angle (Gromov et al.)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,50 @@ from collections.abc import Sequence
 from typing import Any
 
 from damoc.model.base import SCORERS, LayerScores
-from damoc.model.similarity import collect_layer_similarity
+from damoc.model.similarity import Positions, collect_layer_similarity
 from damoc.progress import ProgressFn
 from damoc.registry import Method
 
 
 @SCORERS.register("angular")
 class AngularBlock(Method):
-    """Angular distance d(h_l, h_{l+n}); removes the n-layer block with the smallest (Gromov et al. 2024, arXiv 2403.17887).
+    """Last-token angular distance arccos(cos(x_T^l, x_T^(l+n)))/pi; removes the closest n-layer block (Gromov et al. 2024, arXiv 2403.17887).
 
-    "The Unreasonable Ineffectiveness of the Deeper Layers": the block [l, l+n) whose input and
-    output hidden states are closest in angle (averaged over non-pad tokens) is removed as a whole.
-    Reported per-layer scores are each single layer's angular distance d(h_l, h_{l+1}).
+    "The Unreasonable Ineffectiveness of the Deeper Layers", section 3.2: ``x^l`` is the input of
+    layer ``l`` and ``T`` each sequence's last non-pad token; the distance is averaged over the
+    calibration sequences and layers ``l*..l*+n-1`` of the block with the smallest one are removed.
+    Every start ``0..L-n`` is a candidate, and ``x^L`` is the last layer's output before the final
+    norm (PruneMe skips ``l = 0`` and compares against the normed state there). Reported per-layer
+    scores are each single layer's distance ``d(x^l, x^(l+1))``. ``angular_all_tokens`` averages
+    over every token instead.
     """
 
     def score(
         self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None
     ) -> LayerScores:
-        """Per-layer angular distances, and the contiguous ``num_remove`` block to remove."""
-        gaps = sorted({1, num_remove}) if num_remove > 0 else [1]
-        sims = collect_layer_similarity(model, batches, gaps=gaps, progress=progress, total=len(batches))
-        scores = sims[1].angular
-        if num_remove == 0:
-            return LayerScores(scores=scores, removed=[], tokens=sims[1].tokens)
-        block = sims[num_remove].angular
-        start = min(range(len(block)), key=lambda i: (block[i], i))
-        return LayerScores(scores=scores, removed=list(range(start, start + num_remove)), tokens=sims[1].tokens)
+        """Per-layer last-token angular distances, and the contiguous ``num_remove`` block to remove."""
+        return score_angular(model, batches, num_remove, "last", progress)
+
+
+def closest_block(distances: Sequence[float], num_remove: int) -> list[int]:
+    """Layers ``l*..l*+n-1`` where ``distances[l] = d(x^l, x^(l+n))`` is smallest (ties: the shallower block)."""
+    if num_remove == 0:
+        return []
+    start = min(range(len(distances)), key=lambda i: (distances[i], i))
+    return list(range(start, start + num_remove))
+
+
+def score_angular(
+    model: Any,
+    batches: Sequence[dict[str, Any]],
+    num_remove: int,
+    positions: Positions,
+    progress: ProgressFn | None,
+) -> LayerScores:
+    """Angular distances over ``positions``: one-layer gaps as scores, the closest ``num_remove`` block removed."""
+    gaps = sorted({1, num_remove}) if num_remove > 0 else [1]
+    sims = collect_layer_similarity(
+        model, batches, gaps=gaps, positions=positions, progress=progress, total=len(batches)
+    )
+    removed = closest_block(sims[num_remove].angular, num_remove) if num_remove > 0 else []
+    return LayerScores(scores=sims[1].angular, removed=removed, tokens=sims[1].tokens)

@@ -13,10 +13,11 @@ from damoc.registry import Method
 
 @SCORERS.register("block_influence")
 class BlockInfluence(Method):
-    """Block Influence: 1 - mean cosine(input, output) per layer; removes the lowest (Men et al. 2024, arXiv 2403.03853).
+    """Block Influence BI_i = 1 - E_{X,t}[cos(x_{i,t}, x_{i+1,t})]; removes the lowest (ShortGPT, Men et al. 2024, arXiv 2403.03853).
 
-    A layer whose output points the same way as its input changes little and is removed first; the
-    mean runs over every non-pad calibration token.
+    ``x_i`` is layer ``i``'s input and ``x_{i+1}`` its output (for the last layer, before the final
+    norm); the mean runs over every non-pad calibration token, pooled across sequences. A layer whose
+    output points the same way as its input changes little and is removed first.
     """
 
     def score(
