@@ -254,6 +254,40 @@ def test_bad_data_names_file_line_and_field(case: str, inputs: Inputs, tmp_path:
     assert_no_partial_stage(tmp_path / "run")
 
 
+SHAPE_CASES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], list[str]]] = {
+    "choice_column_missing": (
+        {"fields": {"choices": ["opa", "opb"], "answer": "cop", "answer_format": "index1"}},
+        [{"question": "q?", "opa": "x", "opb": "y", "cop": 1}, {"id": "m2", "question": "q?", "opa": "x", "cop": 2}],
+        [":2 (id 'm2'): missing choice column(s) ['opb'] of task.fields.choices ['opa', 'opb']"],
+    ),
+    "label_not_in_task_choices": (
+        {"choices": ["negative", "positive"], "fields": {"question": "text", "answer": "label"}},
+        [{"text": "Works.", "label": "positive"}, {"id": "t2", "text": "Meh.", "label": "mixed"}],
+        [":2 (id 't2'): answer 'mixed' is not one of the labels in task.choices ['negative', 'positive']"],
+    ),
+    "ambiguous_answer": (
+        {},
+        [
+            {"question": "Pick z", "choices": ["x", "y", "z"], "answer": "2"},
+            {"id": "a2", "question": "How many?", "choices": ["1", "2", "3"], "answer": "1"},
+        ],
+        [":2 (id 'a2'): answer '1' is ambiguous", "task.fields.answer_format: text or index"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SHAPE_CASES))
+def test_bad_data_in_column_and_label_shapes_names_the_record(case: str, inputs: Inputs, tmp_path: Path) -> None:
+    task, records, needles = SHAPE_CASES[case]
+    data = write_jsonl(tmp_path / "train.jsonl", records)
+    raw = base_config(inputs, tmp_path / "run")
+    raw["task"] = {**raw["task"], **task, "train": {"path": str(data)}, "eval": {"path": str(data)}}
+    cfg = write_config(tmp_path / "cfg.yaml", raw)
+    assert_clear_error(damoc("run", cfg, cache=tmp_path / "cache"), str(data), *needles)
+    assert not (tmp_path / "run" / "data").exists()
+    assert_no_partial_stage(tmp_path / "run")
+
+
 def test_filter_that_keeps_nothing(inputs: Inputs, tmp_path: Path) -> None:
     raw = base_config(inputs, tmp_path / "run")
     raw["data"]["steps"] = [{"method": "random", "params": {"keep_ratio": 0.01}}]

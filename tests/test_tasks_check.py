@@ -134,3 +134,48 @@ def test_cli_on_a_clean_bundled_task_exits_0(tmp_path: Path, as_json: bool) -> N
         assert report["problems"] == [] and [s["examples"] for s in report["splits"]] == [1286, 362]
     else:
         assert "ok; 0 eval question(s) also in train" in res.stdout and "world_facts" in res.stdout
+
+
+# ---------------------------------------------------------------- choice columns and label sets
+
+MEDMCQA = (
+    "id,question,opa,opb,opc,opd,cop,choice_type,exp,subject_name,topic_name\n"
+    'm1,"Which vitamin deficiency causes scurvy?",Vitamin A,Vitamin B12,Vitamin C,Vitamin D,3,single,"Ascorbic '
+    'acid, for collagen.",Medicine,Nutrition\n'
+    "m2,Insulin is secreted by which cells?,Alpha cells,Delta cells,PP cells,Beta cells,4,single,,Physiology,\n"
+)
+MEDMCQA_FIELDS = {"choices": ["opa", "opb", "opc", "opd"], "answer": "cop", "answer_format": "index1"}
+
+
+def test_medmcqa_csv_through_parse_config_and_the_cli(tmp_path: Path) -> None:
+    data = tmp_path / "medmcqa.csv"
+    data.write_text(MEDMCQA, encoding="utf-8")
+    task = {"train": {"path": str(data)}, "eval": {"path": str(data)}, "fields": MEDMCQA_FIELDS}
+    report = check_task(config(tmp_path, data, data, fields=MEDMCQA_FIELDS))
+    assert report.ok and report.splits[0].answer_positions == {"C": 1, "D": 1}
+    res = damoc("tasks", "check", str(cfg_file(tmp_path, task)))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "ok; 2 eval question(s) also in train" in res.stdout
+    res = damoc(
+        "tasks", "check", str(cfg_file(tmp_path, {**task, "fields": {**MEDMCQA_FIELDS, "answer_format": "auto"}}))
+    )
+    assert res.returncode == 2 and "medmcqa.csv:3 (id 'm2')" in res.stdout and "index1" in res.stdout
+
+
+def test_label_distribution_of_a_classification_task(tmp_path: Path) -> None:
+    labels = ["billing", "bug", "feature", "account", "security", "spam", "sales", "legal", "press", "jobs", "other"]
+    train_recs = [{"text": f"ticket {i}", "label": labels[i % 3]} for i in range(7)] + [{"text": "x", "label": 10}]
+    train = write_lines(tmp_path / "train.jsonl", [json.dumps(r) for r in train_recs])
+    evals = write_lines(tmp_path / "eval.jsonl", [json.dumps({"text": "help", "label": "bug"})])
+    fields = {"question": "text", "answer": "label"}
+    report = check_task(config(tmp_path, train, evals, choices=labels, fields=fields))
+    assert report.ok, report.problems
+    tr, ev = report.splits
+    assert tr.label_counts == {**dict.fromkeys(labels, 0), "billing": 3, "bug": 2, "feature": 2, "other": 1}
+    assert list(ev.label_counts) == labels and ev.label_counts["bug"] == 1 and sum(ev.label_counts.values()) == 1
+    assert tr.answer_positions["11"] == 1  # past the letters A..J, positions are 1-based numbers
+    task = {"train": {"path": str(train)}, "eval": {"path": str(evals)}, "choices": labels, "fields": fields}
+    res = damoc("tasks", "check", str(cfg_file(tmp_path, task)))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "labels (task.choices)" in res.stdout
+    assert any([c.strip() for c in line.split("│")[1:4]] == ["billing", "3", "0"] for line in res.stdout.splitlines())

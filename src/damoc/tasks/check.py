@@ -3,8 +3,9 @@
 :func:`check_task` reads both splits with the same code the pipeline uses (:func:`damoc.tasks.load.read_split`),
 but collects every problem instead of stopping at the first, renders each prompt with the run's
 template, and describes the data: counts, duplicates within a split, eval questions that appear
-verbatim in train (leakage), the choice-count and answer-position distributions, and length
-percentiles in tokens of the first candidate's tokenizer (when it is on disk already) or in words.
+verbatim in train (leakage), the choice-count and answer-position distributions (and the label
+distribution when the task has one label set, ``task.choices``), and length percentiles in tokens
+of the first candidate's tokenizer (when it is on disk already) or in words.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class SplitCheck(_Frozen):
     duplicate_lines: list[list[int]] = Field(description=f"line numbers of up to {MAX_LISTED} duplicate groups")
     choice_counts: dict[int, int] = Field(description="number of choices -> examples (multiple_choice)")
     answer_positions: dict[str, int] = Field(description="letter of the right choice -> examples (multiple_choice)")
+    label_counts: dict[str, int] = Field(
+        default_factory=dict, description="label -> examples, every label of task.choices (classification)"
+    )
     length: LengthStats | None = None
 
 
@@ -104,7 +108,8 @@ def check_task(cfg: RunConfig) -> TaskCheckReport:
     named: list[tuple[Literal["train", "eval"], SplitData]] = [("train", train), ("eval", evals)]
     for split, data in named:
         problems += data.problems
-        splits.append(describe_split(split, data, task_type, _lengths(data, spec, tokenizer, problems), unit))
+        lengths = _lengths(data, spec, tokenizer, problems)
+        splits.append(describe_split(split, data, task_type, lengths, unit, labels=cfg.task.choices))
     leaks = find_leaks(train, evals)
     return TaskCheckReport(
         task=cfg.task.bundled or f"{train.where} + {evals.where}",
@@ -165,15 +170,21 @@ def _lengths(data: SplitData, spec: PromptSpec, tokenizer: Any, problems: list[P
 
 
 def describe_split(
-    split: Literal["train", "eval"], data: SplitData, task_type: TaskType, lengths: list[int], unit: Unit
+    split: Literal["train", "eval"],
+    data: SplitData,
+    task_type: TaskType,
+    lengths: list[int],
+    unit: Unit,
+    labels: tuple[str, ...] | None = None,
 ) -> SplitCheck:
-    """Counts, duplicates, choice and answer distributions and length percentiles of one split."""
+    """Counts, duplicates, choice, answer and label distributions and length percentiles of one split."""
     groups: dict[tuple[str, ...], list[int]] = {}
     for ex, line in zip(data.examples, data.lines, strict=True):
         groups.setdefault(_key(ex, with_choices=True), []).append(line)
     dupes = [lines for lines in groups.values() if len(lines) > 1]
     mc = [ex for ex in data.examples if ex.choices is not None and isinstance(ex.answer, int)]
-    positions = Counter(LETTERS[ex.answer] for ex in mc if isinstance(ex.answer, int))
+    positions = Counter(_position(ex.answer) for ex in mc if isinstance(ex.answer, int))
+    label_counts = Counter(ex.choices[ex.answer] for ex in mc if isinstance(ex.answer, int) and ex.choices)
     return SplitCheck(
         split=split,
         source=data.where,
@@ -183,8 +194,13 @@ def describe_split(
         duplicate_lines=dupes[:MAX_LISTED],
         choice_counts=dict(sorted(Counter(len(ex.choices or ()) for ex in mc).items())),
         answer_positions=dict(sorted(positions.items())) if task_type == "multiple_choice" else {},
+        label_counts={label: label_counts[label] for label in labels or ()},
         length=length_stats(lengths, unit) if lengths else None,
     )
+
+
+def _position(index: int) -> str:
+    return LETTERS[index] if index < len(LETTERS) else str(index + 1)
 
 
 def find_leaks(train: SplitData, evals: SplitData) -> list[Leak]:
@@ -229,8 +245,12 @@ def summary_rows(report: TaskCheckReport) -> tuple[list[str], list[list[str]]]:
 
 def problem_rows(report: TaskCheckReport) -> tuple[list[str], list[list[str]]]:
     """Header and one row per problem: where (file:line), field, value found, what is wrong or expected."""
-    rows = [
-        [f"{p.where}:{p.line}" if p.line is not None else p.where, p.field or "-", p.value or "-", p.message]
-        for p in report.problems
-    ]
+    rows = [[p.location, p.field or "-", p.value or "-", p.message] for p in report.problems]
     return ["where", "field", "value", "problem"], rows
+
+
+def label_rows(report: TaskCheckReport) -> tuple[list[str], list[list[str]]]:
+    """Header and one row per label of ``task.choices``: examples in each split (no rows without labels)."""
+    labels = list(report.splits[0].label_counts) if report.splits else []
+    rows = [[label, *(str(s.label_counts.get(label, 0)) for s in report.splits)] for label in labels]
+    return ["label", *(s.split for s in report.splits)], rows

@@ -2,30 +2,31 @@
 
 Three shapes, detected per file (``task.format: auto``) or forced (``fields``, ``chat``, ``alpaca``):
 
-- ``fields``: question, choices (a list, or columns ``A``..``J``), answer (index, letter or text) and
-  an optional context, under the names of ``task.fields``;
+- ``fields``: question, choices (a list column, or one column per choice), answer (text, letter or
+  index, see :mod:`damoc.tasks.answers`) and an optional context, under the names of ``task.fields``;
 - ``chat``: ``messages: [{role, content}]`` (OpenAI fine-tuning files, LLaMA-Factory) or sharegpt
   ``conversations: [{from, value}]``. The last assistant turn is the answer, the user turn before it
   the question; the system prompt and every other turn become the context;
 - ``alpaca``: ``instruction``, optional ``input`` (appended to the question on a new line, as
   LLaMA-Factory does), ``output`` (the answer); optional ``system`` and ``history`` become the context.
 
-A multiple-choice task needs a choices field in every shape. Each problem is a :class:`Problem`
-(file, line, field, value, what is expected); readers and checkers collect them, the pipeline raises
-the first one.
+A multiple-choice task needs a choices field in every shape, unless the task has one label set
+(``task.choices``, classification): then the answer names a label, and in chat and alpaca records the
+answer (the assistant turn or ``output``) must be the label text itself. Each problem is a
+:class:`Problem` (file, line, record id, field, value, what is expected); readers and checkers
+collect them, the pipeline raises the first one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from damoc.config import FieldMap, TaskType
-from damoc.tasks.prompts import LETTERS
+from damoc.tasks.answers import AnswerFormat, Reading, RecordError, answer_index, choice_list, file_evidence
+from damoc.tasks.answers import short as _short
 
 Shape = Literal["fields", "chat", "alpaca"]
 RecordFormat = Literal["auto", "fields", "chat", "alpaca"]
@@ -40,36 +41,38 @@ T = TypeVar("T")
 
 
 class Problem(BaseModel):
-    """One thing wrong with the data: where, which field, the value found and what was expected."""
+    """One thing wrong with the data: where (file, line, record id), which field, the value found and
+    what was expected."""
 
     model_config = ConfigDict(frozen=True)
 
     where: str
     line: int | None = None
+    record: str | None = None
     field: str | None = None
     value: str | None = None
     message: str
 
+    @property
+    def location(self) -> str:
+        """``file:line (id 'q3')``, as far as it is known."""
+        at = f"{self.where}:{self.line}" if self.line is not None else self.where
+        return f"{at} (id {self.record!r})" if self.record is not None else at
+
     def __str__(self) -> str:
-        return f"{self.where}:{self.line}: {self.message}" if self.line is not None else f"{self.where}: {self.message}"
+        return f"{self.location}: {self.message}"
 
 
-class RecordError(Exception):
-    """A problem inside one record; becomes a :class:`Problem` once its file and line are known."""
+class TaskFields(FieldMap):
+    """``task.fields`` with the task's label set (``task.choices``), as the record readers need them."""
 
-    def __init__(self, message: str, field: str | None = None, value: Any = None) -> None:
-        super().__init__(message)
-        self.message, self.field, self.value = message, field, value
-
-    def at(self, where: str, line: int | None) -> Problem:
-        """This error as a :class:`Problem` at ``where:line``."""
-        value = None if self.value is None else _short(self.value)
-        return Problem(where=where, line=line, field=self.field, value=value, message=self.message)
+    labels: tuple[str, ...] | None = Field(None, description="task.choices: one label set for every record")
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def problem_at(error: RecordError, where: str, line: int | None, record: str | None = None) -> Problem:
+    """``error`` as a :class:`Problem` at ``where:line`` in the record with id ``record``."""
+    value = None if error.value is None else _short(error.value)
+    return Problem(where=where, line=line, record=record, field=error.field, value=value, message=error.message)
 
 
 # ---------------------------------------------------------------- shape detection
@@ -100,23 +103,61 @@ def _messages_key(rec: dict[str, Any], fields: FieldMap) -> str | None:
 # ---------------------------------------------------------------- normalising
 
 
-def normalise_record(
+def normalise_records(
+    records: list[tuple[int, dict[str, Any]]], shape: Shape, fields: FieldMap, task_type: TaskType
+) -> list[tuple[dict[str, Any] | None, list[RecordError]]]:
+    """The Example fields of every record (``id`` excluded), or None, and every problem found in each.
+
+    Answers are resolved after all records are read: with ``answer_format: auto`` an answer that is
+    both a choice text and a letter or index of another choice is refused only when other records
+    of the file give their answers as letters or indices (see :mod:`damoc.tasks.answers`).
+    """
+    read = [record_parts(rec, shape, fields, task_type) for _, rec in records]
+    pending = [(p["answer"], p["choices"]) for p, _ in read if p is not None and p.get("choices") is not None]
+    evidence = file_evidence(pending)
+    labels = fields.labels if isinstance(fields, TaskFields) else None
+    # a label set makes a chat/alpaca answer the label itself: "1" must not read as an index there
+    fmt: AnswerFormat = (
+        "text" if labels and shape != "fields" and fields.answer_format == "auto" else fields.answer_format
+    )
+    out = []
+    for parts, errors in read:
+        if parts is not None and task_type == "multiple_choice":
+            _resolve_answer(parts, errors, fmt, evidence, labels is not None)
+        ok = parts is not None and not errors
+        out.append(
+            ({k: parts[k] for k in ("question", "answer", "choices", "context")} if parts and ok else None, errors)
+        )
+    return out
+
+
+def _resolve_answer(
+    parts: dict[str, Any], errors: list[RecordError], fmt: AnswerFormat, evidence: frozenset[Reading], labels: bool
+) -> None:
+    """Replace the answer as found by the index of its choice (a problem when it names none)."""
+    if parts["choices"] is None:
+        return  # the choices problem is in errors already
+    args = (parts["answer"], parts["choices"], parts["answer_field"], fmt, evidence, labels)
+    parts["answer"] = _attempt(errors, answer_index, *args)
+
+
+def record_parts(
     rec: dict[str, Any], shape: Shape, fields: FieldMap, task_type: TaskType
 ) -> tuple[dict[str, Any] | None, list[RecordError]]:
-    """The Example fields of one record (``id`` excluded), and every problem found in it."""
+    """Question, context, answer as found, and the choices of one record (answer not yet resolved)."""
     errors: list[RecordError] = []
     reader = {"fields": _fields_parts, "chat": _chat_parts, "alpaca": _alpaca_parts}[shape]
     parts = reader(rec, fields, errors)  # None: no answer was found; other problems are in ``errors``
     if task_type == "multiple_choice":
-        choices = _attempt(errors, choice_list, rec, fields, shape)
-        if parts is not None and choices is not None:
-            parts["answer"] = _attempt(errors, answer_index, parts["answer"], choices, parts["answer_field"])
+        labels = fields.labels if isinstance(fields, TaskFields) else None
+        hint = f"; {shape} records of a multiple_choice task need it too (or set task.type: qa)"
+        choices = labels or _attempt(errors, choice_list, rec, fields.choices, hint if shape != "fields" else "")
+        if parts is not None:
             parts["choices"] = choices
     elif parts is not None:
         parts["answer"] = _attempt(errors, answer_text, parts["answer"], parts["answer_field"])
-    if errors or parts is None:
-        return None, errors
-    return {k: parts.get(k) for k in ("question", "answer", "choices", "context")}, errors
+        parts["choices"] = None
+    return parts, errors
 
 
 def _attempt(errors: list[RecordError], fn: Callable[..., T], *args: Any) -> T | None:
@@ -252,51 +293,7 @@ def split_turns(turns: list[tuple[str, str]], key: str) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------- choices and answers
-
-
-def choice_list(rec: dict[str, Any], fields: FieldMap, shape: Shape = "fields") -> tuple[str, ...]:
-    """Choice texts: a list (or JSON text of one, or the hub's ``{"text": [...]}``) or columns A, B, ..."""
-    key = fields.choices or "choices"
-    raw: Any = rec.get(key)
-    if raw is None and all(letter in rec for letter in "AB"):
-        raw = [rec[k] for k in LETTERS if rec.get(k) not in (None, "")]
-    if isinstance(raw, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            raw = json.loads(raw)  # csv cells hold lists as JSON text
-    if isinstance(raw, dict) and isinstance(raw.get("text"), list):
-        raw = raw["text"]
-    if not isinstance(raw, list) or not all(isinstance(c, (str, int, float)) for c in raw):
-        hint = (
-            f"; {shape} records of a multiple_choice task need it too (or set task.type: qa)"
-            if shape != "fields"
-            else ""
-        )
-        raise RecordError(
-            f"field {key!r} must be a list of choice texts (or columns A, B, ...), got {_short(raw)}{hint}", key, raw
-        )
-    choices = tuple(str(c) for c in raw)
-    if len(choices) < 2:
-        raise RecordError(f"field {key!r} needs at least two choices, got {len(choices)}", key, raw)
-    return choices
-
-
-def answer_index(ans: Any, choices: tuple[str, ...], field: str) -> int:
-    """The 0-based index of the right choice, from an index, a letter or the choice text."""
-    if isinstance(ans, str) and ans.strip().isdigit():
-        ans = int(ans.strip())
-    if isinstance(ans, bool) or not isinstance(ans, (int, str)):
-        raise RecordError(f"field {field!r} must be an index, a letter or a choice text, got {_short(ans)}", field, ans)
-    if isinstance(ans, int):
-        if 0 <= ans < len(choices):
-            return ans
-        raise RecordError(f"answer index {ans} is out of range for {len(choices)} choices", field, ans)
-    letter = ans.strip().upper()
-    if len(letter) == 1 and letter in LETTERS[: len(choices)]:
-        return LETTERS.index(letter)
-    if ans in choices or ans.strip() in choices:
-        return choices.index(ans if ans in choices else ans.strip())
-    raise RecordError(f"answer {ans!r} is not among the choices {list(choices)}", field, ans)
+# ---------------------------------------------------------------- qa answers
 
 
 def answer_text(ans: Any, field: str) -> str:

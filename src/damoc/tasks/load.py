@@ -17,7 +17,7 @@ from typing import Any
 from damoc.config import FieldMap, SourceSpec, TaskConfig, TaskType
 from damoc.errors import DataError
 from damoc.tasks.example import Example
-from damoc.tasks.formats import Problem, RecordFormat, Shape, file_shape, normalise_record
+from damoc.tasks.formats import Problem, RecordFormat, Shape, TaskFields, file_shape, normalise_records, problem_at
 from damoc.tasks.prompts import LETTERS, build_prompt, choice_continuations, target_text
 
 BUNDLED_DIR = Path(__file__).parent.parent / "bundled_tasks"
@@ -67,10 +67,14 @@ def with_bundled_defaults(data: Any) -> Any:
 
 
 def task_sources(task: TaskConfig) -> tuple[SourceSpec, SourceSpec, FieldMap, TaskType]:
-    """Resolve a task config (bundled or user files) to its train/eval sources, fields and type."""
+    """Resolve a task config (bundled or user files) to its train/eval sources, fields and type.
+
+    The fields carry the task's label set (``task.choices``) when it has one, as :class:`TaskFields`.
+    """
     if task.bundled is None:
         assert task.train is not None and task.eval is not None
-        return task.train, task.eval, task.fields, task.type
+        fields = task.fields if task.choices is None else TaskFields(**dict(task.fields), labels=task.choices)
+        return task.train, task.eval, fields, task.type
     card = bundled_task_card(task.bundled)
     folder = BUNDLED_DIR / task.bundled
     fields = FieldMap(**card.get("fields", {}))
@@ -98,7 +102,8 @@ def load_split(
 
     Args:
         source: a local file or a hub dataset.
-        fields: column names (``task.fields``).
+        fields: column names and answer format (``task.fields``), with the label set when the task
+            has one (:class:`~damoc.tasks.formats.TaskFields`, from :func:`task_sources`).
         task_type: ``multiple_choice`` or ``qa``.
         split: ``train`` or ``eval`` (used in ids and messages).
         fmt: record shape, ``auto`` (detected per file), ``fields``, ``chat`` or ``alpaca``.
@@ -121,11 +126,11 @@ def read_split(
         return SplitData(where, "fields", [], [Problem(where=where, message=_strip_where(str(exc), where))], [])
     shape = file_shape(records, fields, fmt)
     examples, lines = [], []
-    for line, rec in records:
-        parts, errors = normalise_record(rec, shape, fields, task_type)
-        problems += [e.at(where, line) for e in errors]
+    for (line, rec), (parts, errors) in zip(records, normalise_records(records, shape, fields, task_type), strict=True):
+        record = None if rec.get("id") in (None, "") else str(rec["id"])
+        problems += [problem_at(e, where, line, record) for e in errors]
         if parts is not None:
-            examples.append(Example(id=str(rec.get("id", f"{split}-{line}")), **parts))
+            examples.append(Example(id=record or f"{split}-{line}", **parts))
             lines.append(line)
     if not records and not problems:
         problems.append(Problem(where=where, message=f"no examples in the {split} split"))
