@@ -95,3 +95,34 @@ def test_single_stage_needs_its_inputs(raw_cfg: dict[str, Any]) -> None:
     assert read_manifest(layout.proxy_dir(cfg.candidates[1].name)) is None
     with pytest.raises(DamocError, match="--candidate 'nope' is not in the config"):
         run(cfg, stages=["model"], candidates=["nope"])
+
+
+def test_subset_tuning_baseline_runs_in_the_run_folder(raw_cfg: dict[str, Any]) -> None:
+    from damoc.reports import TrainReport, read_stage_report
+    from damoc.tasks.load import read_examples
+
+    raw_cfg["selection"] = {"rank_by": "acc", "baselines": ["subset_tuning", "model_size"]}
+    cfg = parse_config(raw_cfg)
+    ranking = run(cfg)
+    assert ranking is not None
+    layout = RunLayout(cfg.run_dir)
+    by_name = {b.baseline: b for b in ranking.baselines}
+    assert set(by_name["subset_tuning"].scores) == {c.name for c in cfg.candidates}
+    for c in cfg.candidates:
+        sub = read_stage_report(layout.subset_tuning_train_report(c.name), TrainReport)
+        # proxy: 6 steps on 4 of 6 layers -> the full model gets round(6 * 4 / 6) = 4 steps of batch 4
+        assert sub.steps == 4 and sub.examples_used == 16
+        subset = read_examples(layout.subset_tuning_dir(c.name) / "train_subset.jsonl")
+        assert len(subset) == 16 and len({e.id for e in subset}) == 16  # drawn from the whole 48, no repeats
+        assert (layout.subset_tuning_dir(c.name) / "predictions.jsonl").is_file()
+
+
+def test_matched_steps_and_subset_draw() -> None:
+    from damoc.tasks.example import Example
+    from damoc.training.subset import draw_subset
+
+    examples = [Example(id=str(i), question=f"q{i}", answer=0, choices=("a", "b")) for i in range(10)]
+    drawn = draw_subset(examples, 4, seed=3)
+    assert drawn == draw_subset(examples, 4, seed=3) and len(drawn) == 4
+    assert [e.id for e in drawn] == sorted((e.id for e in drawn), key=int)  # data order kept
+    assert draw_subset(examples, 50, seed=0) == examples

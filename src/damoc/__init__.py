@@ -22,6 +22,7 @@ _EXPORTS = {
     "write_report": "damoc.report",
     "prepare_models": "damoc.candidates.bundled",
     "resolve_candidate": "damoc.candidates.resolve",
+    "validate_selection": "damoc.validation",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -103,6 +103,10 @@ class RunLayout:
     def predictions(self, name: str) -> Path:
         return self.eval_dir(name) / reports.PREDICTIONS_FILE
 
+    def eval_chunk_dir(self, name: str, chunk: int) -> Path:
+        """One round of sequential evaluation (``evaluation.sequential_chunk``): the proxy on chunk ``chunk``."""
+        return self.candidate_dir(name) / "eval_chunks" / str(chunk)
+
     def zero_shot_dir(self, name: str) -> Path:
         return self.candidate_dir(name) / "zero_shot"
 
@@ -111,6 +115,15 @@ class RunLayout:
 
     def zero_shot_predictions(self, name: str) -> Path:
         return self.zero_shot_dir(name) / reports.PREDICTIONS_FILE
+
+    def subset_tuning_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "subset_tuning"
+
+    def subset_tuning_report(self, name: str) -> Path:
+        return self.subset_tuning_dir(name) / reports.EVAL_REPORT
+
+    def subset_tuning_train_report(self, name: str) -> Path:
+        return self.subset_tuning_dir(name) / "adapter" / reports.TRAIN_REPORT
 
     def check(self) -> None:
         """Refuse a run_dir that exists but is not a folder."""

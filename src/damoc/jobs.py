@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ class Hashes:
     train: str
     eval: str
     zero_shot: str
+    subset: str
 
 
 def stage_hashes(cfg: RunConfig, name: str) -> Hashes:
@@ -45,12 +46,33 @@ def stage_hashes(cfg: RunConfig, name: str) -> Hashes:
     train = section_hash("train", model, cfg.training, cfg.seed)
     evaluation = section_hash("eval", train, cfg.evaluation, cfg.metrics())
     zero_shot = section_hash("zero_shot", data, spec, cfg.evaluation, cfg.metrics())
-    return Hashes(data, model, train, evaluation, zero_shot)
+    # the subset's size and steps follow the proxy's training (train hash covers model and data)
+    subset = section_hash("subset_tuning", train, cfg.task, cfg.evaluation, cfg.metrics())
+    return Hashes(data, model, train, evaluation, zero_shot, subset)
 
 
 def data_hash(cfg: RunConfig) -> str:
     """Hash of everything the data stage reads."""
     return section_hash("data", cfg.task, cfg.data, cfg.seed)
+
+
+def chunk_hash(cfg: RunConfig, h: Hashes, chunk: int) -> str:
+    """Hash of one round of sequential evaluation: the proxy (train hash) on chunk ``chunk``."""
+    return section_hash("eval_chunk", h.train, cfg.evaluation, cfg.metrics(), cfg.selection.cluster_by, chunk)
+
+
+def sequential_hashes(cfg: RunConfig, h: Hashes, rounds: int) -> Hashes:
+    """``h`` with the eval and baseline hashes of a sequential evaluation that stopped after ``rounds``.
+
+    The stop depends on every candidate's chunks, so the rounds (and the chunking) enter the hashes.
+    """
+    tag = ("sequential", cfg.selection.cluster_by, rounds)
+    return replace(
+        h,
+        eval=section_hash(h.eval, *tag),
+        zero_shot=section_hash(h.zero_shot, *tag),
+        subset=section_hash(h.subset, *tag),
+    )
 
 
 @dataclass(frozen=True)
@@ -63,19 +85,23 @@ class _Work:
     spec: CandidateSpec
     hashes: Hashes
     ctx: StageContext
+    rounds: int | None = None  # sequential evaluation: chunks 0..rounds-1 are the eval examples used
 
 
 def run_candidate(job: CandidateJob, on_event: EventFn | None = None) -> None:
-    """Stages 2-4 (and the zero-shot baseline's evaluation) for one candidate, in this process."""
+    """Stages 2-4 (and the zero_shot and subset_tuning baselines' runs) for one candidate, in this process."""
     cfg, name = job.config, job.name
+    _check_sequential(job)
     progress = None if on_event is None else functools.partial(on_event, name)
+    hashes = stage_hashes(cfg, name)
     work = _Work(
         cfg=cfg,
         layout=RunLayout(job.run_dir),
         name=name,
         spec=next(c for c in cfg.candidates if c.name == name),
-        hashes=stage_hashes(cfg, name),
+        hashes=hashes if job.eval_rounds is None else sequential_hashes(cfg, hashes, job.eval_rounds),
         ctx=StageContext.from_config(cfg, progress),
+        rounds=job.eval_rounds,
     )
     layout, h = work.layout, work.hashes
     _require(layout.data_dir, h.data, "data", name)
@@ -86,9 +112,26 @@ def run_candidate(job: CandidateJob, on_event: EventFn | None = None) -> None:
         _train_stage(work)
     if "evaluate" in job.stages:
         _require(layout.adapter_dir(name), h.train, "train", name)
+        if job.eval_chunk is not None:
+            _chunk_stage(work, job.eval_chunk)
+            return
         _eval_stage(work)
         if "zero_shot" in cfg.selection.baselines:
             _zero_shot_stage(work)
+        if "subset_tuning" in cfg.selection.baselines:
+            _subset_tuning_stage(work)
+
+
+def _check_sequential(job: CandidateJob) -> None:
+    """A sequential evaluate stage needs its chunk or its rounds; a whole-split one neither."""
+    sequential = job.config.evaluation.sequential_chunk is not None
+    given = job.eval_chunk is not None or job.eval_rounds is not None
+    if "evaluate" in job.stages and sequential != given:
+        raise DamocError(
+            f"candidate {job.name!r}: with evaluation.sequential_chunk set the evaluate stage runs per chunk "
+            "(CandidateJob.eval_chunk) and then on the rounds used (eval_rounds), through damoc.pipeline.run; "
+            "without it neither applies"
+        )
 
 
 def _require(folder: Path, h: str, stage: str, name: str) -> None:
@@ -136,19 +179,54 @@ def _train_stage(w: _Work) -> None:
     )
 
 
-def _evaluate(w: _Work, model: Path | ResolvedModel, out: Path, adapter_dir: Path | None) -> None:
+def _evaluate(
+    w: _Work, model: Path | ResolvedModel, out: Path, adapter_dir: Path | None, chunks: Sequence[int] | None = None
+) -> None:
+    """Evaluate on the whole eval split, or on the given chunks (default: the rounds used, if sequential)."""
     from damoc.evaluation import evaluate
+    from damoc.sequential import write_chunk_examples
 
     cfg = w.cfg
-    evaluate(
-        model, w.layout.eval_file, cfg.task.type, cfg.evaluation, cfg.metrics(), out, w.ctx, adapter_dir=adapter_dir
-    )
+    chunks = range(w.rounds) if chunks is None and w.rounds is not None else chunks
+    eval_file = w.layout.eval_file if chunks is None else write_chunk_examples(cfg, w.layout, chunks, out)
+    evaluate(model, eval_file, cfg.task.type, cfg.evaluation, cfg.metrics(), out, w.ctx, adapter_dir=adapter_dir)
 
 
 def _eval_stage(w: _Work) -> None:
     proxy, adapter = w.layout.proxy_dir(w.name), w.layout.adapter_dir(w.name)
+    if w.rounds is not None:
+        _combined_eval_stage(w, w.rounds)
+        return
     _run_stage(
         w.layout.eval_dir(w.name), w.hashes.eval, "evaluate", w.name, lambda out: _evaluate(w, proxy, out, adapter)
+    )
+
+
+def _chunk_stage(w: _Work, chunk: int) -> None:
+    """Sequential evaluation, one round: the proxy on chunk ``chunk`` of the eval split."""
+    proxy, adapter = w.layout.proxy_dir(w.name), w.layout.adapter_dir(w.name)
+    _run_stage(
+        w.layout.eval_chunk_dir(w.name, chunk),
+        chunk_hash(w.cfg, w.hashes, chunk),
+        f"evaluate chunk {chunk}",
+        w.name,
+        lambda out: _evaluate(w, proxy, out, adapter, [chunk]),
+    )
+
+
+def _combined_eval_stage(w: _Work, rounds: int) -> None:
+    """Sequential evaluation, after the stop: the ``eval/`` folder from the chunks used."""
+    from damoc.sequential import combine_chunks
+
+    for k in range(rounds):
+        _require(w.layout.eval_chunk_dir(w.name, k), chunk_hash(w.cfg, w.hashes, k), "evaluate", w.name)
+    _run_stage(
+        w.layout.eval_dir(w.name),
+        w.hashes.eval,
+        "evaluate",
+        w.name,
+        lambda out: combine_chunks(w.cfg, w.layout, w.name, rounds, out),
+        {"rounds": rounds},
     )
 
 
@@ -160,3 +238,18 @@ def _zero_shot_stage(w: _Work) -> None:
         _evaluate(w, resolve_candidate(w.spec, w.cfg.cache_dir, w.ctx.progress), out, None)
 
     _run_stage(w.layout.zero_shot_dir(w.name), w.hashes.zero_shot, "zero_shot", w.name, write)
+
+
+def _subset_tuning_stage(w: _Work) -> None:
+    """The full candidate LoRA-tuned on a random subset at the proxy's training compute, then evaluated."""
+    from damoc.candidates.resolve import resolve_candidate
+    from damoc.reports import ProxyReport, TrainReport, read_stage_report
+    from damoc.training.subset import ADAPTER_DIR, matched_steps, tune_on_subset
+
+    def write(out: Path) -> None:
+        proxy = read_stage_report(w.layout.proxy_report(w.name), ProxyReport)
+        steps = matched_steps(proxy, read_stage_report(w.layout.train_report(w.name), TrainReport))
+        tune_on_subset(w.spec, w.cfg.task, w.cfg.training, steps, out, w.ctx)
+        _evaluate(w, resolve_candidate(w.spec, w.cfg.cache_dir, w.ctx.progress), out, out / ADAPTER_DIR)
+
+    _run_stage(w.layout.subset_tuning_dir(w.name), w.hashes.subset, "subset_tuning", w.name, write)

@@ -41,7 +41,9 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> RunConf
         check_paths(cfg)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return cfg
+    from damoc.budget import apply_budget
+
+    return apply_budget(cfg)
 
 
 def parse_config(raw: dict[str, Any], source: str = "config") -> RunConfig:

@@ -44,8 +44,10 @@ def run(
     Returns:
         The ranking when the ``rank`` stage ran, else None.
     """
+    from damoc.budget import apply_budget
     from damoc.executors import EXECUTORS
 
+    cfg = apply_budget(cfg)  # a no-op without a budget, and when load_config already applied it
     layout = RunLayout(cfg.run_dir)
     layout.check()
     names = _select(cfg, candidates)
@@ -56,9 +58,13 @@ def run(
             run_data(cfg, layout, StageContext.from_config(cfg, progress))
         per_candidate = tuple(s for s in stages if s in CANDIDATE_STAGES)
         if per_candidate:
-            jobs = [CandidateJob(cfg, layout.root, n, per_candidate) for n in names]
             executor = EXECUTORS.build(cfg.executor.kind, {}, where="executor.kind")
-            executor.run(jobs, _forward(progress))
+            if cfg.evaluation.sequential_chunk is not None and "evaluate" in per_candidate:
+                from damoc.sequential import run_sequential
+
+                run_sequential(cfg, layout, names, per_candidate, executor, _forward(progress))
+            else:
+                executor.run([CandidateJob(cfg, layout.root, n, per_candidate) for n in names], _forward(progress))
         if "rank" in stages:
             return run_rank(cfg, layout)
     return None

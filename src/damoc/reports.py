@@ -29,6 +29,8 @@ TRAIN_FILE, EVAL_FILE, CALIB_FILE, DATA_REPORT = "train.jsonl", "eval.jsonl", "c
 # stage 2 (models/<name>/proxy/), 3 (models/<name>/adapter/), 4 (models/<name>/eval/ and zero_shot/)
 PROXY_REPORT, TRAIN_REPORT = "layers.json", "train.json"
 EVAL_REPORT, PREDICTIONS_FILE = "eval.json", "predictions.jsonl"
+# sequential evaluation (models/<name>/eval_chunks/<k>/, zero_shot/, subset_tuning/): the examples scored
+EVAL_EXAMPLES_FILE = "eval_examples.jsonl"
 
 
 class StageReport(BaseModel):
@@ -125,6 +127,10 @@ class EvalReport(StageReport):
     seconds: float
     device: str
     adapter: bool
+    backend: Literal["damoc", "lm_eval"] = "damoc"
+    rounds: int | None = Field(
+        None, description="sequential evaluation: rounds of evaluation.sequential_chunk examples behind the metrics"
+    )
 
 
 R = TypeVar("R", bound=StageReport)

@@ -145,8 +145,8 @@ def damaged_artefacts(run_dir: Path) -> list[str]:
     from damoc.artifacts import read_manifest
 
     problems = []
-    for folder in [run_dir / "data", *run_dir.glob("models/*/*")]:
-        if not folder.is_dir() or folder.name.startswith("."):
+    for folder in [run_dir / "data", *run_dir.glob("models/*/*"), *run_dir.glob("models/*/eval_chunks/*")]:
+        if not folder.is_dir() or folder.name.startswith(".") or folder.name == "eval_chunks":
             continue
         manifest = read_manifest(folder)
         if manifest is None:

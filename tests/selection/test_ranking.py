@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,68 @@ def test_ties_share_a_rank(tmp_path: Path) -> None:
 def test_missing_eval_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DamocError, match="candidate 'x' has no evaluation yet"):
         rank_candidates(tmp_path, ["x"], SelectionConfig())
+
+
+def test_exact_ties_keep_config_order_not_alphabetical(tmp_path: Path) -> None:
+    # the old ranking sorted equal scores by name, so "a" would have been best here without a word
+    fake_results(tmp_path, {"zeta": 0.5, "a": 0.5}, {"zeta": 100, "a": 100})
+    ranking = rank_candidates(tmp_path, ["zeta", "a"], SelectionConfig(baselines=["model_size"]))
+    assert [c.candidate for c in ranking.candidates] == ["zeta", "a"] and ranking.is_tie
+    size = ranking.baselines[0]
+    assert size.order == ["zeta", "a"] and size.pick == "zeta" and size.tied_for_top == ["a"]
+    assert "Exact tie for first: zeta, a" in write_report(tmp_path)[0].read_text()
+
+
+def write_predictions(root: Path, name: str, correct: list[int]) -> None:
+    """predictions.jsonl rows whose argmax is right exactly where ``correct`` says (answer 0 for all)."""
+    rows = [
+        {"id": f"q{i}", "answer": 0, "logliks": [0.0, -1.0] if ok else [-1.0, 0.0], "choice_lengths": [1, 1]}
+        for i, ok in enumerate(correct)
+    ]
+    path = RunLayout(root).predictions(name)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def write_eval_split(root: Path, questions: list[str]) -> None:
+    rows = [
+        {"id": f"q{i}", "question": q, "choices": ["x", "y"], "answer": 0, "context": None}
+        for i, q in enumerate(questions)
+    ]
+    RunLayout(root).eval_file.parent.mkdir(parents=True, exist_ok=True)
+    RunLayout(root).eval_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_intervals_and_statistical_ties_from_predictions(tmp_path: Path) -> None:
+    n = 200
+    strong, weak = [1] * 180 + [0] * 20, [1] * 60 + [0] * 140  # 0.90 vs 0.30: far outside noise
+    close = [1] * 179 + [0] * 21  # 0.895: one example from strong, inside noise
+    fake_results(tmp_path, {"strong": 0.9, "close": 0.895, "weak": 0.3}, {"strong": 1, "close": 1, "weak": 1})
+    for name, correct in (("strong", strong), ("close", close), ("weak", weak)):
+        write_predictions(tmp_path, name, correct)
+    write_eval_split(tmp_path, [f"question {i}" for i in range(n)])
+    ranking = rank_candidates(tmp_path, ["weak", "close", "strong"], SelectionConfig(cluster_by="question"))
+    rows = {c.candidate: c for c in ranking.candidates}
+    # a 0/1 mean over 200 examples: half-width about 1.96 * sqrt(0.9 * 0.1 / 200) = 0.042
+    assert rows["strong"].score_low == pytest.approx(0.9 - 0.042, abs=0.015)
+    assert rows["strong"].score_high == pytest.approx(0.9 + 0.042, abs=0.015)
+    assert ranking.top_group == ["strong", "close"] and ranking.is_tie and ranking.num_examples == n
+    first, second = ranking.neighbours
+    assert (first.upper, first.lower, first.is_tie) == ("strong", "close", True)
+    assert (second.upper, second.lower, second.is_tie) == ("close", "weak", False)
+    assert second.difference == pytest.approx(0.595) and second.low > 0.45
+    assert "Statistical tie for first: strong, close" in write_report(tmp_path)[0].read_text()
+
+
+def test_examples_sharing_a_question_are_resampled_together(tmp_path: Path) -> None:
+    # 10 stems asked 20 times each, every answer to a stem the same: 10 independent draws, not 200
+    correct = [1 if i // 20 < 6 else 0 for i in range(200)]
+    fake_results(tmp_path, {"a": 0.6, "b": 0.6}, {"a": 1, "b": 1})
+    for name in ("a", "b"):
+        write_predictions(tmp_path, name, correct)
+    write_eval_split(tmp_path, [f"stem {i // 20}" for i in range(200)])
+    widths = {}
+    for cluster_by in ("question", "none"):
+        c = rank_candidates(tmp_path, ["a", "b"], SelectionConfig(cluster_by=cluster_by)).candidates[0]
+        assert c.score_low is not None and c.score_high is not None
+        widths[cluster_by] = c.score_high - c.score_low
+    assert widths["question"] > 3 * widths["none"]

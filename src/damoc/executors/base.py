@@ -25,12 +25,19 @@ CANDIDATE_STAGES: tuple[str, ...] = ("model", "train", "evaluate")
 
 @dataclass(frozen=True)
 class CandidateJob:
-    """The per-candidate stages (model, train, evaluate) of one candidate: plain, picklable data."""
+    """The per-candidate stages (model, train, evaluate) of one candidate: plain, picklable data.
+
+    With ``evaluation.sequential_chunk`` set (:mod:`damoc.sequential`), the evaluate stage runs either one
+    chunk of the eval split (``eval_chunk``) or, once the rounds are decided, the ``eval/`` folder from
+    chunks ``0..eval_rounds-1`` and the baselines' evaluations on the same examples (``eval_rounds``).
+    """
 
     config: RunConfig
     run_dir: Path
     name: str
     stages: tuple[str, ...] = CANDIDATE_STAGES
+    eval_chunk: int | None = None
+    eval_rounds: int | None = None
 
 
 class Executor(Protocol):

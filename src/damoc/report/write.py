@@ -23,9 +23,20 @@ def write_report(run_dir: Path) -> list[Path]:
     ranking = load_ranking(run_dir)
     layout = RunLayout(run_dir)
     md, page = layout.report_md, layout.report_html
-    write_text_atomic(md, render_markdown(ranking))
-    write_text_atomic(page, render_html(ranking))
+    extra_md, extra_html = validation_section(run_dir)
+    write_text_atomic(md, render_markdown(ranking) + extra_md)
+    write_text_atomic(page, render_html(ranking).replace("</body>", extra_html + "</body>"))
     return [md, page]
+
+
+def validation_section(run_dir: Path) -> tuple[str, str]:
+    """The validation section (Markdown, HTML) when ``run_dir/validation.json`` exists, else empty strings."""
+    from damoc.validation.render import read_validation, render_validation_html, render_validation_markdown
+
+    validation = read_validation(run_dir)
+    if validation is None:
+        return "", ""
+    return "\n" + render_validation_markdown(validation), render_validation_html(validation)
 
 
 def _fmt(x: float | int | None, digits: int = 3) -> str:
@@ -39,15 +50,28 @@ def _fmt(x: float | int | None, digits: int = 3) -> str:
 def ranking_table(ranking: Ranking) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the ranking table (shared by markdown, HTML and the CLI)."""
     metric_names = list(ranking.candidates[0].metrics) if ranking.candidates else []
-    header = ["rank", "candidate", *metric_names, "layers", "params (M)", "train ex.", "train tokens", "seconds"]
+    header = [
+        "rank",
+        "candidate",
+        *metric_names,
+        "95% CI",
+        "layers",
+        "params (M)",
+        "train ex.",
+        "train tokens",
+        "seconds",
+    ]
     rows = []
     for c in ranking.candidates:
         params = f"{(c.params_before or 0) / 1e6:.1f} -> {(c.params_after or 0) / 1e6:.1f}" if c.params_before else "-"
         layers = f"{c.layers_before} -> {c.layers_after}" if c.layers_before is not None else "-"
         rank = f"{c.rank}{' (tie)' if c.tied_with else ''}"
         metrics = [_fmt(c.metrics[m]) for m in metric_names]
+        ci = f"{c.score_low:.3f}-{c.score_high:.3f}" if c.score_low is not None and c.score_high is not None else "-"
         secs = _fmt(sum(c.seconds.values()), 1)
-        rows.append([rank, c.candidate, *metrics, layers, params, _fmt(c.train_examples), _fmt(c.train_tokens), secs])
+        rows.append(
+            [rank, c.candidate, *metrics, ci, layers, params, _fmt(c.train_examples), _fmt(c.train_tokens), secs]
+        )
     return header, rows
 
 
@@ -59,13 +83,53 @@ def render_markdown(ranking: Ranking) -> str:
         "",
         f"Best candidate by proxy fine-tuning: **{ranking.best}** (ranked by `{ranking.rank_by}`).",
         "",
+        verdict(ranking),
+        "",
+        *_sequential_lines(ranking),
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
         *("| " + " | ".join(r) + " |" for r in rows),
         "",
     ]
-    lines += _data_lines(ranking) + _baseline_lines(ranking)
+    lines += _neighbour_lines(ranking) + _data_lines(ranking) + _baseline_lines(ranking)
     return "\n".join(lines) + "\n"
+
+
+def verdict(ranking: Ranking) -> str:
+    """One sentence on how sure the pick is: a clear lead, a statistical tie, or no intervals."""
+    if ranking.candidates and ranking.candidates[0].tied_with:
+        return f"Exact tie for first: {', '.join([ranking.best, *ranking.candidates[0].tied_with])} (listed in config order)."
+    if not ranking.num_examples:
+        return "No intervals (prediction files missing): the order is not tested against noise."
+    unit = f"clustered by {ranking.cluster_by}" if ranking.cluster_by != "none" else "per example"
+    if len(ranking.top_group) > 1:
+        return (
+            f"Statistical tie for first: {', '.join(ranking.top_group)} (their paired 95% intervals of the "
+            f"difference with {ranking.best} cover 0; {ranking.num_examples} eval examples, bootstrap {unit})."
+        )
+    return f"{ranking.best} leads every other candidate outside noise (paired 95% intervals, {ranking.num_examples} eval examples, bootstrap {unit})."
+
+
+def _sequential_lines(ranking: Ranking) -> list[str]:
+    """One line on a sequential evaluation: examples used of the split, rounds, and why it stopped."""
+    if ranking.eval_rounds is None:
+        return []
+    total = ranking.data.get("eval_examples")
+    early = total is not None and ranking.eval_examples_used is not None and ranking.eval_examples_used < total
+    why = "stopped early: the leader separated from every other candidate" if early else "the whole split"
+    used = f"{ranking.eval_examples_used}" + (f" of {total}" if total is not None else "")
+    return [f"Sequential evaluation: {used} eval examples in {ranking.eval_rounds} rounds ({why}).", ""]
+
+
+def _neighbour_lines(ranking: Ranking) -> list[str]:
+    if not ranking.neighbours:
+        return []
+    lines = ["## Margins", "", "| pair | difference | 95% interval | tie |", "|---|---|---|---|"]
+    for d in ranking.neighbours:
+        lines.append(
+            f"| {d.upper} - {d.lower} | {d.difference:+.3f} | {d.low:+.3f} to {d.high:+.3f} | {'yes' if d.is_tie else 'no'} |"
+        )
+    return [*lines, ""]
 
 
 def _data_lines(ranking: Ranking) -> list[str]:
@@ -86,9 +150,18 @@ def _data_lines(ranking: Ranking) -> list[str]:
 def _baseline_lines(ranking: Ranking) -> list[str]:
     if not ranking.baselines:
         return []
-    lines = ["## Baselines", "", "| baseline | order | picks the same top candidate |", "|---|---|---|"]
+    lines = [
+        "## Baselines",
+        "",
+        "| baseline | order | same pick as the proxy | pick in the proxy's top group |",
+        "|---|---|---|---|",
+    ]
     for b in ranking.baselines:
-        lines.append(f"| {b.baseline} | {' > '.join(b.order)} | {'yes' if b.picks_same_top else 'no'} |")
+        tied = f" (tied with {', '.join(b.tied_for_top)})" if b.tied_for_top else ""
+        lines.append(
+            f"| {b.baseline} | {' > '.join(b.order)}{tied} | {'yes' if b.picks_same_top else 'no'} | "
+            f"{'yes' if b.picks_in_top_group else 'no'} |"
+        )
     return [*lines, ""]
 
 
@@ -102,6 +175,7 @@ def render_html(ranking: Ranking) -> str:
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
         f"<h1>damoc ranking</h1><p>Best: <b>{html.escape(ranking.best)}</b> by {html.escape(ranking.rank_by)}</p>"
+        f"<p>{html.escape(verdict(ranking))}</p>"
         f"{_svg_bars(ranking)}<table><tr>{head}</tr>{body}</table></body></html>\n"
     )
 

@@ -31,7 +31,7 @@ def collect_result(layout: RunLayout, name: str, rank_by: str) -> CandidateResul
         candidate=name,
         score=metrics[rank_by],
         metrics=metrics,
-        seconds=_stage_seconds(layout, name),
+        seconds=_stage_seconds(layout, name, evaluation.rounds or 0),
         layers_before=proxy.layers_before if proxy else None,
         layers_after=proxy.layers_after if proxy else None,
         params_before=proxy.params_before if proxy else None,
@@ -45,22 +45,33 @@ def _optional(path: Path, cls: type[R]) -> R | None:
     return read_stage_report(path, cls) if path.is_file() else None
 
 
-def _stage_seconds(layout: RunLayout, name: str) -> dict[str, float]:
+def _stage_seconds(layout: RunLayout, name: str, rounds: int = 0) -> dict[str, float]:
+    """Seconds per stage from the manifests; a sequential evaluation's ``eval`` adds its ``rounds`` chunks."""
     dirs = {"model": layout.proxy_dir(name), "train": layout.adapter_dir(name), "eval": layout.eval_dir(name)}
     out = {}
     for stage, folder in dirs.items():
         manifest = read_manifest(folder)
         if manifest is not None:
             out[stage] = float(manifest.get("seconds", 0.0))
+    chunks = [read_manifest(layout.eval_chunk_dir(name, k)) for k in range(rounds)]
+    if rounds:
+        out["eval"] = out.get("eval", 0.0) + sum(float(m.get("seconds", 0.0)) for m in chunks if m is not None)
     return out
 
 
-def order_results(rows: list[CandidateResult]) -> list[CandidateResult]:
-    """Sort by score (higher first, name breaks ties for a stable order) and assign ranks.
+def _sequential_summary(layout: RunLayout, names: list[str]) -> tuple[int | None, int | None]:
+    """(rounds, examples used) of a sequential evaluation (``evaluation.sequential_chunk``), else Nones."""
+    first = read_stage_report(layout.eval_report(names[0]), EvalReport)
+    return (None, None) if first.rounds is None else (first.rounds, first.num_examples)
 
-    Candidates with equal scores share the same rank and list each other in ``tied_with``.
+
+def order_results(rows: list[CandidateResult]) -> list[CandidateResult]:
+    """Sort by score, higher first; equal scores keep the given (config) order and share a rank.
+
+    Candidates with equal scores list each other in ``tied_with``: an exact tie is reported, never
+    broken silently (and never by name).
     """
-    rows = sorted(rows, key=lambda r: (-r.score, r.candidate))
+    rows = sorted(rows, key=lambda r: -r.score)  # stable: config order among equal scores
     out: list[CandidateResult] = []
     for i, row in enumerate(rows):
         same = [r.candidate for r in rows if r.score == row.score and r.candidate != row.candidate]
@@ -72,28 +83,79 @@ def order_results(rows: list[CandidateResult]) -> list[CandidateResult]:
 def rank_candidates(run_dir: Path, names: list[str], cfg: SelectionConfig) -> Ranking:
     """Rank ``names`` by ``cfg.rank_by`` from the results in ``run_dir``; write ``ranking.json``.
 
+    Each score gets a 95% bootstrap interval over the eval examples and each neighbour pair a paired
+    interval of its difference; ``top_group`` holds every candidate statistically tied with the leader.
+
     Args:
         run_dir: the run folder holding ``models/<name>/...`` results.
         names: candidate names, as in the config.
-        cfg: the selection section (metric to rank by, baselines to compare).
+        cfg: the selection section (metric to rank by, baselines, bootstrap clustering and seed).
 
     Returns:
         The ranking, best candidate first.
     """
     layout = RunLayout(run_dir)
     rows = order_results([collect_result(layout, n, cfg.rank_by) for n in names])
+    rounds, used = _sequential_summary(layout, names)
+    ranking = Ranking(
+        rank_by=cfg.rank_by, candidates=rows, cluster_by=cfg.cluster_by, eval_rounds=rounds, eval_examples_used=used
+    )
+    ranking = add_uncertainty(ranking, layout, cfg)
     report = _optional(layout.data_report, DataReport)
-    data = report.model_dump(mode="json") if report else {}
-    baselines = [run_baseline(b, layout, names, cfg.rank_by, rows[0].candidate) for b in cfg.baselines]
-    ranking = Ranking(rank_by=cfg.rank_by, candidates=rows, baselines=baselines, data=data)
+    top_group = ranking.top_group or [rows[0].candidate, *rows[0].tied_with]
+    baselines = [run_baseline(b, layout, names, cfg.rank_by, top_group) for b in cfg.baselines]
+    ranking = ranking.model_copy(
+        update={"baselines": baselines, "data": report.model_dump(mode="json") if report else {}}
+    )
     write_json_atomic(layout.ranking_path, ranking.model_dump(mode="json"))
     log.info("ranking written to %s", layout.ranking_path)
     return ranking
 
 
-def run_baseline(name: str, layout: RunLayout, names: list[str], rank_by: str, proxy_top: str) -> BaselineResult:
-    """Score the candidates with one selection baseline and compare its pick with the proxy's."""
+def add_uncertainty(ranking: Ranking, layout: RunLayout, cfg: SelectionConfig) -> Ranking:
+    """The ranking with score intervals, neighbour differences and the leader's tie group.
+
+    Left without them (and logged) when a candidate has no ``predictions.jsonl``.
+    """
+    from damoc.selection import uncertainty
+
+    order = [c.candidate for c in ranking.candidates]
+    task_type = read_stage_report(layout.eval_report(order[0]), EvalReport).task_type
+    loaded = uncertainty.load_values(layout, order, cfg.rank_by, task_type, cfg.cluster_by)
+    if loaded is None:
+        return ranking
+    values, groups = loaded
+    seed = cfg.bootstrap_seed
+    iv = uncertainty.intervals(values, groups, seed)
+    rows = [
+        c.model_copy(update={"score_low": iv[c.candidate].low, "score_high": iv[c.candidate].high})
+        for c in ranking.candidates
+    ]
+    return ranking.model_copy(
+        update={
+            "candidates": rows,
+            "neighbours": uncertainty.neighbour_differences(values, order, groups, seed),
+            "top_group": uncertainty.leader_tie_group(values, order, groups, seed),
+            "num_examples": len(next(iter(values.values()))),
+        }
+    )
+
+
+def run_baseline(name: str, layout: RunLayout, names: list[str], rank_by: str, top_group: list[str]) -> BaselineResult:
+    """Score the candidates with one selection baseline and compare its pick with the proxy's.
+
+    Equal baseline scores keep the config order and are reported in ``tied_for_top``.
+    """
     baseline = BASELINES.build(name, {}, where=f"selection.baselines ({name})")
     scores = baseline.score(layout, names, rank_by)
-    order = sorted(names, key=lambda n: (-scores[n], n))
-    return BaselineResult(baseline=name, scores=scores, order=order, picks_same_top=order[0] == proxy_top)
+    order = sorted(names, key=lambda n: -scores[n])  # stable: config order among equal scores
+    pick = order[0]
+    return BaselineResult(
+        baseline=name,
+        scores=scores,
+        order=order,
+        pick=pick,
+        tied_for_top=[n for n in order[1:] if scores[n] == scores[pick]],
+        picks_same_top=pick == top_group[0],
+        picks_in_top_group=pick in top_group,
+    )

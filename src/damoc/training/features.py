@@ -25,16 +25,20 @@ def encode_example(
 ) -> Feature:
     """``prefix + prompt + target + eos`` with the prompt masked, at most ``max_seq_len`` tokens.
 
+    ``prompt`` and ``target`` are evaluation's context and continuation ids (lm-eval's split, the
+    tokenizer's own BOS included); a prompt that already starts with ``prefix`` does not get it twice.
     Too long: the prompt loses tokens from its left (the prefix stays); the target is only cut
     when it alone does not fit. ``spec`` holds the prompt settings (None: default plain template).
     """
     prompt, target = encode_pair(tokenizer, render_prompt(ex, spec, tokenizer), target_text(ex, spec, tokenizer))
+    if prefix and prompt[: len(prefix)] == prefix:
+        prompt = prompt[len(prefix) :]
     if tokenizer.eos_token_id is not None:
         target = [*target, tokenizer.eos_token_id]
     target = target[:max_seq_len]
     head = prefix[: max(0, max_seq_len - len(target))]
     room = max_seq_len - len(target) - len(head)
-    prompt = prompt[len(prompt) - room :] if room > 0 else []
+    prompt = prompt[max(0, len(prompt) - room) :] if room > 0 else []
     context = head + prompt
     return Feature(input_ids=context + target, labels=[IGNORE_INDEX] * len(context) + target)
 

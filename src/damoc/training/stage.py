@@ -26,13 +26,15 @@ from damoc.training.loop import build_optimizer, count_params, target_loss, wrap
 if TYPE_CHECKING:
     import torch
 
+    from damoc.candidates.resolve import ResolvedModel
+
 log = logging.getLogger(__name__)
 
 GRAD_CLIP_NORM = 1.0
 
 
 def train_proxy(
-    model_dir: Path,
+    model_dir: Path | ResolvedModel,
     train_file: Path,
     cfg: TrainingConfig,
     out_dir: Path,
@@ -41,7 +43,8 @@ def train_proxy(
     """Fine-tune the checkpoint in ``model_dir`` on ``train_file`` and save the result in ``out_dir``.
 
     Args:
-        model_dir: a proxy (or any) causal-LM checkpoint folder with safetensors weights.
+        model_dir: a proxy (or any) causal-LM checkpoint folder with safetensors weights, or a resolved
+            candidate (the uncompressed model, for the subset_tuning baseline).
         train_file: normalised examples (JSONL from :func:`damoc.tasks.load.write_examples`).
         cfg: the training section of the run config.
         out_dir: existing folder; receives the LoRA adapter (or full checkpoint + tokenizer) and
@@ -66,7 +69,9 @@ def train_proxy(
     examples = read_examples(train_file)
     if not examples:
         raise DataError(f"{train_file}: no training examples")
-    model, tokenizer = load_model(Path(model_dir), ctx.device, for_training=True, dtype=ctx.dtype)
+    model, tokenizer = load_model(
+        model_dir if not isinstance(model_dir, str) else Path(model_dir), ctx.device, for_training=True, dtype=ctx.dtype
+    )
     prefix = special_prefix(tokenizer)
     features = [encode_example(tokenizer, ex, cfg.max_seq_len, prefix, prompt) for ex in examples]
     model = wrap_model(model, cfg)

@@ -1,0 +1,163 @@
+"""Fidelity versus cost: does damoc's proxy pick what the ground truth picks, and how much cheaper is it?
+
+For each bundled domain task and the three bundled models this runs ``damoc validate-selection`` on
+``configs/<task>.yaml`` at several budgets (a fraction of the ground truth's training compute,
+``damoc.budget``), with the ``model_size``, ``zero_shot`` and ``subset_tuning`` baselines in the same
+run folders. The ground truth (the uncompressed models, the whole training set, ``--epochs`` epochs of
+LoRA) is trained once per task and cached by content hash, so every budget and every rerun reuses
+it; an interrupted fine-tune resumes from its last checkpoint. Results are written after every
+(task, budget), so a killed benchmark loses nothing finished.
+
+CPU scale (stated in the results): on 2 cores the ground truth runs one epoch; speed-ups are always
+against the recipe actually run, never extrapolated.
+
+Run:  .venv/bin/python benchmarks/fidelity.py [--tasks medical_except ...] [--budgets 0.125 0.0625 0.03125]
+                                              [--epochs 1] [--default-budget 0.0625]
+      .venv/bin/python benchmarks/fidelity.py --table     (the README table from the stored results)
+      -> runs/fidelity/<task>/e<epochs>-b<budget>/, benchmarks/results/fidelity.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from damoc.artifacts import package_versions
+from damoc.config import section_hash
+from damoc.loading import load_config
+from damoc.validation import validate_selection
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "fidelity.json"
+TASKS = ("medical_except", "medical_qa", "financial_qa", "general_qa", "reading_comprehension")
+BASELINES = "[model_size,zero_shot,subset_tuning]"
+SUMMARY_KEYS = ("top1_strict", "top1_tie_aware", "kendall_tau", "relacc", "train_speedup", "end_to_end_speedup")
+
+
+def overrides(task: str, budget: float, epochs: float, run_root: Path) -> list[str]:
+    """The config overrides of one benchmark cell."""
+    return [
+        f"run_dir={run_root / task / f'e{epochs:g}-b{budget:g}'}",
+        f"budget={budget}",
+        f"ground_truth.epochs={epochs}",
+        f"selection.baselines={BASELINES}",
+    ]
+
+
+def cell(task: str, budget: float, epochs: float, run_root: Path) -> dict[str, Any]:
+    """Validate one (task, budget) and summarise its validation report."""
+    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root))
+    start = time.time()
+    report = validate_selection(cfg)
+    agreement = report.agreement or {}
+    truth = {c.candidate: c.truth.model_dump() for c in report.candidates}
+    return {
+        "config_hash": section_hash(cfg),
+        "proxy_steps": cfg.training.max_steps,
+        "proxy_keep_ratio": next(
+            (s.params.get("keep_ratio") for s in cfg.data.steps if "keep_ratio" in s.params), None
+        ),
+        "truth_order": report.truth_order,
+        "truth_scores": truth,
+        "truth_tie_group": report.truth_tie_group,
+        "proxy_order": report.proxy_order,
+        "top1_strict": report.top1.strict,
+        "top1_tie_aware": report.top1.tie_aware,
+        "kendall_tau": agreement.get("kendall_tau"),
+        "spearman": agreement.get("spearman"),
+        "relacc": report.top1.relacc,
+        "train_speedup": report.costs.speedup_train,
+        "end_to_end_speedup": report.costs.speedup_end_to_end,
+        "token_layer_speedup": report.costs.speedup_token_layers,
+        "baselines": {b.source: b.model_dump() for b in report.baselines},
+        "costs": report.costs.model_dump(),
+        "seconds": round(time.time() - start, 1),
+    }
+
+
+def load_results() -> dict[str, Any]:
+    return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"tasks": {}}
+
+
+def save(results: dict[str, Any], default_budget: float) -> None:
+    """Write the results with the per-task summary of the default budget (atomic rename)."""
+    results["machine"] = {"platform": platform.platform(), "processor": platform.processor(), "cpus": _cpus()}
+    results["versions"] = package_versions()
+    results["default_budget"] = default_budget
+    results["summary"] = {
+        task: {k: cells[str(default_budget)][k] for k in SUMMARY_KEYS}
+        for task, entry in results["tasks"].items()
+        if str(default_budget) in (cells := entry["budgets"])
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(RESULTS)
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+def _f(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The README table: per task and budget, orders, agreement, picks and speed-ups."""
+    lines = [
+        "| task | GT epochs | budget | ground truth (95% CI) | damoc order | tau | RelAcc | top-1 strict / tie-aware "
+        "| baselines' picks (tie-aware hit) | train speed-up | end-to-end speed-up |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task, entry in results["tasks"].items():
+        for budget, c in sorted(entry["budgets"].items(), key=lambda kv: -float(kv[0])):
+            truth = ", ".join(
+                f"{n} {c['truth_scores'][n]['point']:.3f} ({c['truth_scores'][n]['low']:.3f}-{c['truth_scores'][n]['high']:.3f})"
+                for n in c["truth_order"]
+            )
+            picks = "; ".join(
+                f"{b}: {v['pick']} ({'yes' if v['tie_aware'] else 'no'})" for b, v in c["baselines"].items()
+            )
+            lines.append(
+                f"| {task} | {entry['epochs']:g} | 1/{1 / float(budget):g} | {truth} | {' > '.join(c['proxy_order'])} "
+                f"| {_f(c['kendall_tau'])} | {_f(c['relacc'])} | {'yes' if c['top1_strict'] else 'no'} / "
+                f"{'yes' if c['top1_tie_aware'] else 'no'} | {picks} | {_f(c['train_speedup'], 1)}x "
+                f"| {_f(c['end_to_end_speedup'], 1)}x |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
+    parser.add_argument("--budgets", nargs="+", type=float, default=[0.125, 0.0625, 0.03125])
+    parser.add_argument("--default-budget", type=float, default=0.0625)
+    parser.add_argument(
+        "--epochs", type=float, default=1.0, help="ground-truth epochs (3 is the recipe; 1 at CPU scale)"
+    )
+    parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "fidelity")
+    parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
+    args = parser.parse_args()
+    results = load_results()
+    if args.table:
+        print(markdown_table(results))
+        return
+    for task in args.tasks:
+        entry = results["tasks"].setdefault(task, {"epochs": args.epochs, "budgets": {}})
+        if entry["epochs"] != args.epochs:  # another recipe: keep it under its own key
+            entry = results["tasks"].setdefault(f"{task}@{args.epochs:g}ep", {"epochs": args.epochs, "budgets": {}})
+        for budget in args.budgets:
+            entry["budgets"][str(budget)] = cell(task, budget, args.epochs, args.run_root)
+            save(results, args.default_budget)
+            print(f"{task} budget {budget:g}: {json.dumps(entry['budgets'][str(budget)]['proxy_order'])}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
