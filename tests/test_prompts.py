@@ -135,7 +135,10 @@ def test_training_prompt_equals_evaluation_context(chat_tokenizer: Any, spec: Pr
     assert feat.input_ids[:n_prompt] == scored[:n_prompt]  # the same context tokens, one BOS
     assert feat.input_ids[n_prompt:-1] == right.targets  # the taught answer is the scored continuation
     assert feat.input_ids.count(tok.bos_token_id) == 1
-    assert encode_prompts([MC], tok, 256, spec)[0] == feat.input_ids[:n_prompt]  # qa generation prompt
+    # qa generation encodes the whole prompt; lm-eval's loglikelihood split moves its trailing whitespace
+    # (a chat template's final newline) into the continuation
+    generation = encode_prompts([MC], tok, 256, spec)[0]
+    assert generation[:n_prompt] == feat.input_ids[:n_prompt] and tok.decode(generation[n_prompt:]).strip() == ""
     (calib,) = render_calibration([MC], spec, tok)
     assert calib == render_prompt(MC, spec, tok) + target_text(MC, spec, tok)
 

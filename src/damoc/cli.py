@@ -79,7 +79,7 @@ def _print_ranking(ranking: Any, run_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from damoc.report.write import ranking_table
+    from damoc.report.write import ranking_table, verdict
 
     header, rows = ranking_table(ranking)
     table = Table(title=f"damoc ranking by {ranking.rank_by}")
@@ -92,6 +92,7 @@ def _print_ranking(ranking: Any, run_dir: Path) -> None:
     console.print(table)
     for b in ranking.baselines:
         console.print(f"baseline {b.baseline}: {' > '.join(b.order)} (same top pick: {b.picks_same_top})")
+    console.print(verdict(ranking), markup=False)
     console.print(f"best: [bold]{ranking.best}[/bold]; outputs in {run_dir}/ (ranking.json, report.md, report.html)")
 
 
@@ -143,6 +144,19 @@ def evaluate_cmd(config: ConfigArg, overrides: OverridesArg = None, candidate: C
 def rank_cmd(config: ConfigArg, overrides: OverridesArg = None) -> None:
     """Stage 5 only: rank the candidates and write the reports."""
     _run_stages(config, overrides, ("rank",), None)
+
+
+@app.command("validate-selection")
+def validate_selection_cmd(config: ConfigArg, overrides: OverridesArg = None) -> None:
+    """Fine-tune every full candidate on the whole training set and compare with the proxy ranking."""
+    from damoc.validation import validate_selection
+
+    cfg = _load(config, overrides)
+    with _progress_bars() as progress:
+        report = validate_selection(cfg, progress=progress)
+    hit = "hits" if report.top1.strict else ("ties" if report.top1.tie_aware else "misses")
+    typer.echo(f"ground truth: {' > '.join(report.truth_order)}; the proxy's pick {report.top1.pick} {hit}")
+    typer.echo(f"outputs in {cfg.run_dir}/ (validation.json, validation/, report.md, report.html)")
 
 
 @app.command("validate")
@@ -238,6 +252,25 @@ def tasks_export_cmd(name: str, out_dir: Path) -> None:
         typer.echo(str(p))
 
 
+@app.command("export-lm-eval")
+def export_lm_eval_cmd(
+    config: ConfigArg,
+    out_dir: Annotated[Path, typer.Argument(help="folder for the task YAML and JSONL")],
+    overrides: OverridesArg = None,
+    candidate: Annotated[str | None, typer.Option("--candidate", "-c", help="tokenizer for a chat template")] = None,
+) -> None:
+    """Write the run's eval split and prompts as an lm-evaluation-harness task (YAML + JSONL) into OUT_DIR."""
+    from damoc.tasks.harness import export_lm_eval
+
+    task = export_lm_eval(_load(config, overrides), out_dir, candidate)
+    typer.echo(f"{task.yaml_file}\n{task.data_file}")
+    typer.echo(
+        f"{task.num_examples} examples; run: lm_eval --model hf --model_args pretrained=MODEL "
+        f"--include_path {out_dir} --tasks {task.name}",
+        err=True,
+    )
+
+
 @tasks_app.command("check")
 def tasks_check_cmd(
     config: ConfigArg,
@@ -260,13 +293,16 @@ def _print_task_check(report: Any) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from damoc.tasks.check import problem_rows, summary_rows
+    from damoc.tasks.check import label_rows, problem_rows, summary_rows
 
     console = Console()
     for split in report.splits:
         console.print(f"{split.split}: {escape(split.source)}", highlight=False)
     console.print(_table(f"{report.task_type} task; lengths in {report.length_unit}", *summary_rows(report)))
     console.print(f"lengths counted in {escape(report.length_note)}", highlight=False)
+    header, labels = label_rows(report)
+    if labels:
+        console.print(_table("labels (task.choices)", header, labels))
     if report.problems:
         console.print(_table(f"{len(report.problems)} problem(s)", *problem_rows(report)))
     for split in report.splits:

@@ -46,16 +46,30 @@ class SourceSpec(_Frozen):
 
 
 class FieldMap(_Frozen):
-    """Names of the columns that hold each part of an example."""
+    """Names of the columns that hold each part of an example, and how the answer names its choice."""
 
     question: str = "question"
-    choices: str | None = Field("choices", description="list column; None for qa tasks")
-    answer: str = Field("answer", description="index, letter or text of the right choice; text for qa")
+    choices: str | tuple[str, ...] | None = Field(
+        "choices", description="a list column, or one column per choice ([opa, opb, opc, opd]); None for qa tasks"
+    )
+    answer: str = Field("answer", description="text, letter or index of the right choice; text for qa")
+    answer_format: Literal["auto", "text", "letter", "index", "index1"] = Field(
+        "auto", description="auto: the choice text, else a letter or 0-based index; index1: 1-based (MedMCQA cop)"
+    )
     context: str | None = Field(None, description="passage for reading comprehension")
     messages: str = Field("messages", description="chat turns [{role, content}]; sharegpt 'conversations' also found")
     instruction: str = Field("instruction", description="alpaca records: instruction, optional input, output")
     input: str = "input"
     output: str = "output"
+
+    @field_validator("choices")
+    @classmethod
+    def _choice_columns(cls, v: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        if isinstance(v, tuple):
+            dupes = sorted({c for c in v if v.count(c) > 1})
+            if len(v) < 2 or dupes:
+                raise ValueError(f"give one list column, or two or more distinct choice columns (repeated: {dupes})")
+        return v
 
 
 class TaskConfig(_Frozen):
@@ -66,10 +80,32 @@ class TaskConfig(_Frozen):
     train: SourceSpec | None = None
     eval: SourceSpec | None = None
     fields: FieldMap = FieldMap()
+    choices: tuple[str, ...] | None = Field(
+        None, description="one label set for every record (classification); the answer is a label or its index"
+    )
     max_eval_examples: int | None = Field(None, gt=0, description="evaluate on the first N eval examples")
     format: Literal["auto", "fields", "chat", "alpaca"] = Field("auto", description="record shape; auto: per file")
     template: str | None = Field(None, description="prompt: Jinja2 if it has '{{', else a str.format string")
     use_chat_template: Literal["auto", "never", "always"] = Field("never", description="the model's chat template")
+
+    @field_validator("choices", mode="before")
+    @classmethod
+    def _labels_as_text(cls, v: Any) -> Any:
+        if not isinstance(v, (list, tuple)):
+            return v
+        if any(isinstance(c, bool) for c in v):
+            raise ValueError("YAML reads yes/no/true/false/on/off as booleans; quote the labels, e.g. ['no', 'yes']")
+        return [str(c) if isinstance(c, (int, float)) else c for c in v]
+
+    @field_validator("choices")
+    @classmethod
+    def _label_set(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        dupes = sorted({c for c in v if v.count(c) > 1})
+        if len(v) < 2 or dupes or not all(c.strip() for c in v):
+            raise ValueError(f"give two or more distinct, non-empty labels (repeated: {dupes})")
+        return v
 
     @model_validator(mode="after")
     def _has_data(self) -> TaskConfig:
@@ -77,6 +113,8 @@ class TaskConfig(_Frozen):
             raise ValueError("give 'bundled: NAME' or both 'train' and 'eval'")
         if self.bundled is not None and self.format not in ("auto", "fields"):
             raise ValueError("'format' applies to your own train/eval files, not to a bundled task")
+        if self.choices is not None and (self.type != "multiple_choice" or self.bundled is not None):
+            raise ValueError("'choices' (one label set) applies to multiple_choice tasks over your own files")
         return self
 
 
@@ -153,6 +191,15 @@ class EvaluationConfig(_Frozen):
     batch_size: int = Field(8, gt=0)
     max_new_tokens: int = Field(32, gt=0, description="qa generation length")
     max_seq_len: int = Field(512, gt=0)
+    backend: Literal["damoc", "lm_eval"] = Field(
+        "damoc", description="damoc's own scorer, or lm-evaluation-harness 0.4.13 (pip install lm_eval==0.4.13)"
+    )
+    sequential_chunk: int | None = Field(
+        None,
+        gt=0,
+        description="None: every proxy on the whole eval split; N: rounds of N more examples (whole clusters) "
+        "until the leader's paired 95% interval against every other candidate excludes 0 (damoc.sequential)",
+    )
 
 
 class SelectionConfig(_Frozen):
@@ -160,12 +207,50 @@ class SelectionConfig(_Frozen):
 
     rank_by: str = Field("acc", description="metric that orders the candidates (higher is better)")
     baselines: list[str] = Field(default_factory=list)
+    cluster_by: Literal["question", "context", "none"] = Field(
+        "question", description="eval examples sharing this text are resampled together for the 95% intervals"
+    )
+    bootstrap_seed: int = Field(0, description="seed of the bootstrap resampling behind the intervals")
 
 
 class ExecutorConfig(_Frozen):
     """How per-candidate stages run (``local``: one after another, in this process)."""
 
     kind: Literal["local"] = "local"
+
+
+class GroundTruthConfig(_Frozen):
+    """Validation: the full fine-tune a practitioner would run (whole training set, uncompressed model)."""
+
+    method: Literal["lora", "full"] = Field("lora", description="LoRA adapter or every weight trainable")
+    epochs: float = Field(3.0, gt=0, le=100, description="passes over the whole training set (3, as HF/LLaMA-Factory)")
+    learning_rate: float = Field(2e-4, gt=0, description="AdamW peak learning rate, linear decay")
+    batch_size: int = Field(8, gt=0, description="examples per micro-batch")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="micro-batches per optimizer step")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="fraction of the steps with linear warmup")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (not on biases and norms)")
+    lora_r: int = Field(8, gt=0, description="LoRA rank")
+    lora_alpha: int = Field(16, gt=0, description="LoRA scaling numerator")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA input")
+    target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="LoRA target modules")
+    max_seq_len: int | None = Field(
+        None, gt=0, description="None: 99th percentile of prompt+answer tokens in train (candidate tokenizer), <= 1024"
+    )
+    checkpoint_minutes: float = Field(5.0, gt=0, description="save a resumable checkpoint at least this often")
+    curve_fractions: list[float] = Field(
+        default_factory=lambda: [0.125, 0.25, 0.5], description="epoch fractions evaluated (plus every epoch end)"
+    )
+    max_eval_examples: int | None = Field(
+        None, gt=0, description="first N eval examples; None: task.max_eval_examples, else the whole eval split"
+    )
+
+    @field_validator("curve_fractions")
+    @classmethod
+    def _positive_fractions(cls, v: list[float]) -> list[float]:
+        bad = [f for f in v if not f > 0]
+        if bad:
+            raise ValueError(f"curve fractions must be > 0 (epoch fractions), got {bad}")
+        return sorted(set(v))
 
 
 class RunConfig(_Frozen):
@@ -186,6 +271,14 @@ class RunConfig(_Frozen):
     evaluation: EvaluationConfig = EvaluationConfig()
     selection: SelectionConfig = SelectionConfig()
     executor: ExecutorConfig = ExecutorConfig()
+    ground_truth: GroundTruthConfig = GroundTruthConfig()
+    budget: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="proxy training compute as a fraction of the ground truth's (tokens x layers); sets "
+        "training.max_steps and the first filter's keep_ratio (damoc.budget)",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> RunConfig:

@@ -47,7 +47,22 @@ def test_mc_loglik_matches_full_logits(tiny_model_dirs: dict[str, Path], arch: s
     for ex, row in zip(examples, rows, strict=True):
         expected = [full_logits_loglik(model, tok, build_prompt(ex), c) for c in choice_continuations(ex)]
         assert row["logliks"] == pytest.approx(expected, abs=1e-4)
-        assert row["choice_lengths"] == [len(c) for c in choice_continuations(ex)]
+        assert row["choice_lengths"] == [len(c) for c in ex.choices or ()]  # the raw choice, as lm-eval
+
+
+def test_acc_norm_divides_by_the_raw_choice_length(tiny_model_dirs: dict[str, Path], monkeypatch: Any) -> None:
+    """lm-eval 0.4.13: loglik / len(choice), the delimiter not counted. (-5.5, -10) for "ab"/"abcd" picks
+    "abcd" (-2.75 < -2.5); dividing by len(" " + choice) would pick "ab" (-1.83 > -2.0)."""
+    from damoc.evaluation import loglik
+    from damoc.registry import registry
+
+    _, tok = load(tiny_model_dirs["llama"])
+    monkeypatch.setattr(loglik, "score_all", lambda *a, **k: [-5.5, -10.0])
+    ex = Example(id="n", question="Which?", answer=1, choices=("ab", "abcd"))
+    (row,) = loglik.score_multiple_choice([ex], None, tok, max_seq_len=64, batch_size=2)
+    assert row["choice_lengths"] == [2, 4]
+    assert (row["pred"], row["pred_norm"]) == (0, 1)
+    assert registry("metric").build("acc_norm").compute([row]) == 1.0
 
 
 def test_mc_truncation_keeps_the_continuation(tiny_model_dirs: dict[str, Path]) -> None:

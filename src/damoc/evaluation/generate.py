@@ -7,17 +7,23 @@ from typing import Any
 from damoc.progress import ProgressFn, tick
 from damoc.tasks.example import Example
 from damoc.tasks.prompts import PromptSpec, render_prompt
-from damoc.tasks.tokens import special_prefix
 
 
 def encode_prompts(
     examples: list[Example], tokenizer: Any, max_prompt_len: int, spec: PromptSpec | None = None
 ) -> list[list[int]]:
-    """Prompt ids (special prefix kept), truncated from the left to ``max_prompt_len`` tokens."""
-    prefix = special_prefix(tokenizer)
-    room = max(1, max_prompt_len - len(prefix))
+    """Prompt ids as lm-eval's ``generate_until`` encodes them, truncated from the left to ``max_prompt_len``.
+
+    The tokenizer adds its own special tokens (a BOS only where it adds one), none when the text
+    already starts with the BOS text (``HFLM.tok_batch_encode``); the cut drops a BOS too, as there.
+    """
     texts = [render_prompt(ex, spec, tokenizer) for ex in examples]
-    return [prefix + ids[-room:] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    bos = getattr(tokenizer, "bos_token", None)
+    out = []
+    for text in texts:
+        ids = tokenizer.encode(text, add_special_tokens=not (bos is not None and text.startswith(bos)))
+        out.append(list(ids)[-max(1, max_prompt_len) :])
+    return out
 
 
 def clean_answer(text: str) -> str:

@@ -14,24 +14,27 @@ from typing import Any
 
 from damoc.evaluation.base import Request
 from damoc.evaluation.heads import head_logits, hidden_states
+from damoc.evaluation.metrics.base import argmax
 from damoc.evaluation.prefix import MIN_SHARED_TOKENS
 from damoc.progress import ProgressFn, tick
 from damoc.tasks.example import Example
 from damoc.tasks.prompts import PromptSpec, choice_continuations, render_prompt
-from damoc.tasks.tokens import encode_pair, special_prefix
+from damoc.tasks.tokens import encode_pair
 
 
 def build_requests(
     examples: list[Example], tokenizer: Any, max_seq_len: int, spec: PromptSpec | None = None
 ) -> list[Request]:
-    """One request per choice; input is ``(prefix + context + continuation)[-(max_seq_len + 1):][:-1]``."""
-    prefix = special_prefix(tokenizer)
+    """One request per choice; input is ``(context + continuation)[-(max_seq_len + 1):][:-1]``, as lm-eval.
+
+    The context ids carry the tokenizer's own BOS, if it adds one (:func:`damoc.tasks.tokens.encode_text`).
+    """
     out = []
     for i, ex in enumerate(examples):
         prompt = render_prompt(ex, spec, tokenizer)
         for j, cont in enumerate(choice_continuations(ex, spec, tokenizer)):
             ctx_ids, cont_ids = encode_pair(tokenizer, prompt, cont)
-            whole = (prefix + ctx_ids + cont_ids)[-(max_seq_len + 1) :]
+            whole = (ctx_ids + cont_ids)[-(max_seq_len + 1) :]
             targets = cont_ids[-(len(whole) - 1) :] if len(cont_ids) >= len(whole) else cont_ids
             out.append(Request(example=i, choice=j, input_ids=whole[:-1], targets=targets))
     return out
@@ -112,24 +115,28 @@ def score_multiple_choice(
     examples: list[Example], model: Any, tokenizer: Any, max_seq_len: int, batch_size: int,
     progress: ProgressFn | None = None, spec: PromptSpec | None = None, min_shared: int = MIN_SHARED_TOKENS,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Per-example rows: id, answer, logliks, choice_lengths (characters), pred and pred_norm.
+    """Per-example rows (:func:`choice_row`): id, answer, logliks, choice_lengths, pred and pred_norm.
 
     Examples whose choices share at least ``min_shared`` prompt tokens (a passage) are scored with
     the prompt encoded once (:mod:`damoc.evaluation.prefix`); the others in padded batches.
     """
-    from damoc.evaluation.metrics.base import argmax
-
     requests = build_requests(examples, tokenizer, max_seq_len, spec)
     scores = score_all(model, requests, batch_size, tokenizer.pad_token_id, progress, min_shared)
     per_example: list[list[float]] = [[] for _ in examples]
     for r, s in zip(requests, scores, strict=True):
         per_example[r.example].append(s)
-    rows = []
-    for ex, logliks in zip(examples, per_example, strict=True):
-        lengths = [len(c) for c in choice_continuations(ex, spec, tokenizer)]
-        normed = [ll / max(n, 1) for ll, n in zip(logliks, lengths, strict=True)]
-        rows.append({
-            "id": ex.id, "answer": ex.answer, "logliks": logliks, "choice_lengths": lengths,
-            "pred": argmax(logliks), "pred_norm": argmax(normed),
-        })  # fmt: skip
-    return rows
+    return [choice_row(ex, logliks) for ex, logliks in zip(examples, per_example, strict=True)]
+
+
+def choice_row(ex: Example, logliks: list[float]) -> dict[str, Any]:
+    """One prediction row: ``choice_lengths`` are the raw choices' characters, the delimiter not counted.
+
+    lm-eval 0.4.13 ``acc_norm`` divides by ``len(choice)`` of ``doc_to_choice``, without the
+    target delimiter: with logliks (-5.5, -10) for ``"ab"``/``"abcd"`` it picks ``"abcd"``.
+    """
+    lengths = [len(c) for c in ex.choices or ()]
+    normed = [ll / max(n, 1) for ll, n in zip(logliks, lengths, strict=True)]
+    return {
+        "id": ex.id, "answer": ex.answer, "logliks": logliks, "choice_lengths": lengths,
+        "pred": argmax(logliks), "pred_norm": argmax(normed),
+    }  # fmt: skip

@@ -47,7 +47,8 @@ def evaluate(
         model_dir: checkpoint folder (a proxy), or a resolved candidate (the original model, for the zero-shot baseline).
         eval_file: normalised examples (JSONL from :func:`damoc.tasks.load.write_examples`).
         task_type: ``multiple_choice`` (log-likelihood of each choice) or ``qa`` (greedy generation).
-        cfg: the evaluation section of the run config (batch size, lengths).
+        cfg: the evaluation section of the run config (batch size, lengths, and the backend: damoc's
+            scorer or lm-evaluation-harness, :mod:`damoc.evaluation.harness`; the same rows either way).
         metrics: registered metric names; each must fit ``task_type``.
         out_dir: existing folder; receives ``predictions.jsonl`` and ``eval.json``.
         ctx: device and dtype, progress (once per batch) and the prompt settings, the same as training's.
@@ -58,7 +59,7 @@ def evaluate(
         The :class:`EvalReport` also written to ``out_dir / "eval.json"``.
 
     Raises:
-        ConfigError: unknown metric, or one that does not fit the task type.
+        ConfigError: unknown metric, or one that does not fit the task type; the lm_eval backend without lm-eval.
         DataError: no examples, or multiple-choice examples without choices.
         ModelError: ``adapter_dir`` holds neither an adapter nor a checkpoint.
     """
@@ -66,8 +67,15 @@ def evaluate(
     scorers = build_metrics(metrics, task_type)
     examples = read_examples(eval_file)
     check_examples(examples, task_type, eval_file)
+    if cfg.backend == "lm_eval":
+        from damoc.evaluation.harness import predict_with_lm_eval, require_lm_eval
+
+        require_lm_eval()
     model, tokenizer = load_for_eval(model_dir, adapter_dir, ctx.device, ctx.dtype)
-    rows = predict(examples, task_type, model, tokenizer, cfg, ctx.progress, ctx.prompt)
+    if cfg.backend == "lm_eval":
+        rows = predict_with_lm_eval(examples, task_type, model, tokenizer, cfg, out_dir, ctx.progress, ctx.prompt)
+    else:
+        rows = predict(examples, task_type, model, tokenizer, cfg, ctx.progress, ctx.prompt)
     values = {m.name: float(m.compute(rows)) for m in scorers}
     write_text_atomic(out_dir / PREDICTIONS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     report = EvalReport(
@@ -77,6 +85,7 @@ def evaluate(
         seconds=round(time.perf_counter() - start, 3),
         device=str(next(model.parameters()).device),
         adapter=adapter_dir is not None,
+        backend=cfg.backend,
     )
     write_stage_report(out_dir, report)
     log.info("evaluated %s on %d examples: %s", model_dir, len(examples), values)

@@ -65,6 +65,12 @@ def examples_hash(examples: list[Example]) -> str:
     return digest.hexdigest()
 
 
+RESULTS_VERSION = 1
+"""Bumped whenever damoc's training or scoring code changes what a ground truth computes (e.g. the
+prompt/answer token split or a metric's definition), so a cached result from older code is never
+reused as if it were current."""
+
+
 def ground_truth_key(
     weights: str,
     train: list[Example],
@@ -88,6 +94,7 @@ def ground_truth_key(
     spec = prompt or PromptSpec()
     return section_hash(
         "ground_truth",
+        RESULTS_VERSION,
         weights,
         examples_hash(train),
         examples_hash(evals),

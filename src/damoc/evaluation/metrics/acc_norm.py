@@ -12,9 +12,10 @@ from damoc.registry import Method
 class NormalizedAccuracy(Method):
     """Accuracy after dividing each choice's loglikelihood by its length in characters (lm-eval ``acc_norm``, Gao et al. 2024).
 
-    Definition: ``acc_norm`` of lm-evaluation-harness ``multiple_choice`` tasks (Gao et al., 2024):
-    argmax of ``loglik / len(continuation)``, the length counted in characters of the continuation
-    string (leading space included), which removes the bias towards short answers.
+    Definition: ``acc_norm`` of lm-evaluation-harness 0.4.13 ``multiple_choice`` tasks (Gao et al.,
+    2024): argmax of ``loglik / len(choice)``, the length counted in characters of the raw choice text
+    (the target delimiter, a leading space, is not counted), which removes the bias towards short
+    answers; ties go to the first choice, as ``numpy.argmax``.
     """
 
     task_types: ClassVar[tuple[str, ...]] = ("multiple_choice",)

@@ -6,6 +6,7 @@ writes to ``predictions.jsonl``; they never import torch, so config validation a
 
 Row shapes:
 - multiple_choice: ``{"id", "answer": int, "logliks": [float, ...], "choice_lengths": [int, ...]}``
+  (``choice_lengths``: characters of each raw choice, without the target delimiter, as lm-eval)
 - qa: ``{"id", "answer": str, "prediction": str}``
 """
 
