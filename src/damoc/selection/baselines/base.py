@@ -6,6 +6,7 @@ one registers in :data:`BASELINES`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from damoc.registry import Registry
@@ -23,3 +24,16 @@ class Baseline(Protocol):
 
 
 BASELINES: Registry[Baseline] = Registry("baseline", "damoc.selection.baselines")
+
+
+def eval_report_scores(paths: dict[str, Path], rank_by: str, baseline: str) -> dict[str, float]:
+    """The ``rank_by`` metric of each candidate's evaluation report; a missing one names the baseline."""
+    from damoc.errors import DamocError
+    from damoc.reports import EvalReport, read_stage_report
+
+    out = {}
+    for name, path in paths.items():
+        if not path.is_file():
+            raise DamocError(f"{baseline} baseline: {path} is missing; the pipeline runs it when listed in baselines")
+        out[name] = float(read_stage_report(path, EvalReport).metrics[rank_by])
+    return out
