@@ -50,6 +50,30 @@ def test_mc_loglik_matches_full_logits(tiny_model_dirs: dict[str, Path], arch: s
         assert row["choice_lengths"] == [len(c) for c in ex.choices or ()]  # the raw choice, as lm-eval
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_requests_inside_a_longer_row_score_as_their_own_row(tiny_model_dirs: dict[str, Path], arch: str) -> None:
+    """Single-token choices share the prompt, "one" is a prefix of "one two": one row serves several requests."""
+    from damoc.evaluation.loglik import build_requests, merge_prefixes, score_batch, score_requests
+
+    model, tok = load(tiny_model_dirs[arch])
+    examples = [
+        Example(id="m0", question="Say one?", answer=0, choices=("one", "two", "one two", "one two three")),
+        Example(id="m1", question="Say one?", answer=1, choices=("one", "two")),  # same prompt, other example
+        EX,
+    ]
+    requests = build_requests(examples, tok, 64)
+    rows, owner = merge_prefixes(requests)
+    assert len(rows) < len(requests) and all(rows[i][: len(r.input_ids)] == r.input_ids for r, i in
+                                              zip(requests, owner, strict=True))  # fmt: skip
+    examples_of_row: dict[int, set[int]] = {}
+    for r, i in zip(requests, owner, strict=True):
+        examples_of_row.setdefault(i, set()).add(r.example)
+    assert all(len(v) == 1 for v in examples_of_row.values())  # rows are never shared across examples
+    merged = score_requests(model, requests, batch_size=2, pad_id=tok.pad_token_id)
+    alone = [score_batch(model, [r], tok.pad_token_id)[0] for r in requests]
+    assert merged == pytest.approx(alone, abs=1e-4)
+
+
 def test_acc_norm_divides_by_the_raw_choice_length(tiny_model_dirs: dict[str, Path], monkeypatch: Any) -> None:
     """lm-eval 0.4.13: loglik / len(choice), the delimiter not counted. (-5.5, -10) for "ab"/"abcd" picks
     "abcd" (-2.75 < -2.5); dividing by len(" " + choice) would pick "ab" (-1.83 > -2.0)."""
@@ -101,7 +125,11 @@ def test_evaluate_multiple_choice_end_to_end(
                       progress=lambda d, n, t: calls.append(n))  # fmt: skip
     assert set(report.metrics) == {"acc", "acc_norm"} and all(0 <= v <= 1 for v in report.metrics.values())
     assert report.num_examples == 16 and not report.adapter and report.device == "cpu"
-    assert calls == list(range(1, 16 * 4 // 3 + 2))
+    from damoc.evaluation.loglik import build_requests, count_batches
+    from damoc.tasks.load import read_examples
+
+    requests = build_requests(read_examples(mc_files[1]), load(tiny_model_dirs[arch])[1], 64)
+    assert calls == list(range(1, count_batches(requests, 3) + 1))
     assert EvalReport.model_validate_json((tmp_path / "e" / "eval.json").read_text()) == report
     rows = [json.loads(line) for line in (tmp_path / "e" / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 16 and {"id", "answer", "logliks", "choice_lengths", "pred", "pred_norm"} <= set(rows[0])

@@ -40,18 +40,56 @@ def build_requests(
     return out
 
 
+def merge_prefixes(requests: list[Request]) -> tuple[list[list[int]], list[int]]:
+    """The rows to run, and each request's row.
+
+    A request whose input is a prefix of another's input of the same example (single-token choices
+    all share the bare prompt; "North" is inside "North America") is read off the longer row: the
+    model is causal, so the positions it needs hold the same hidden states there.
+    """
+    rows: list[list[int]] = []
+    owner = [0] * len(requests)
+    by_example: dict[int, list[int]] = {}
+    for k, r in enumerate(requests):
+        by_example.setdefault(r.example, []).append(k)
+    for ks in by_example.values():
+        first = len(rows)
+        for k in sorted(ks, key=lambda k: -len(requests[k].input_ids)):
+            ids = requests[k].input_ids
+            hit = next((i for i in range(first, len(rows)) if rows[i][: len(ids)] == ids), None)
+            if hit is None:
+                rows.append(ids)
+                hit = len(rows) - 1
+            owner[k] = hit
+    return rows, owner
+
+
+def count_batches(requests: list[Request], batch_size: int) -> int:
+    """How many batches :func:`score_requests` runs for ``requests``."""
+    return -(-len(merge_prefixes(requests)[0]) // batch_size)
+
+
 def score_requests(
     model: Any, requests: list[Request], batch_size: int, pad_id: int, progress: ProgressFn | None = None
 ) -> list[float]:
-    """Summed log-probability of each request's continuation, in the order of ``requests``."""
+    """Summed log-probability of each request's continuation, in the order of ``requests``.
+
+    Rows (:func:`merge_prefixes`) are sorted by length (less padding) and run ``batch_size`` at a time.
+    """
     import torch
 
-    order = sorted(range(len(requests)), key=lambda k: -len(requests[k].input_ids))
+    rows, owner = merge_prefixes(requests)
+    members: list[list[int]] = [[] for _ in rows]
+    for k, i in enumerate(owner):
+        members[i].append(k)
+    order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     scores = [0.0] * len(requests)
     with torch.inference_mode():
         for n, batch in enumerate(batches, start=1):
-            for k, value in zip(batch, score_batch(model, [requests[k] for k in batch], pad_id), strict=True):
+            picks = [(slot, k) for slot, i in enumerate(batch) for k in members[i]]
+            values = score_rows(model, [rows[i] for i in batch], [(b, requests[k]) for b, k in picks], pad_id)
+            for (_, k), value in zip(picks, values, strict=True):
                 scores[k] = value
             tick(progress, "evaluate", n, len(batches))
     return scores
@@ -72,7 +110,7 @@ def score_all(
     in_shared = {k for ks in shared for k in ks}
     rest = [k for k in range(len(requests)) if k not in in_shared]
     scores = [0.0] * len(requests)
-    n_batches = -(-len(rest) // batch_size)
+    n_batches = count_batches([requests[k] for k in rest], batch_size)
     total = n_batches + len(shared)
     rest_progress = None if progress is None else (lambda d, n, _t: progress(d, n, total))
     for k, value in zip(rest, score_requests(model, [requests[k] for k in rest], batch_size, pad_id, rest_progress),
@@ -87,27 +125,39 @@ def score_all(
 
 
 def score_batch(model: Any, batch: list[Request], pad_id: int) -> list[float]:
-    """Continuation log-likelihoods of one right-padded batch."""
+    """Continuation log-likelihoods of one right-padded batch, one row per request."""
+    return score_rows(model, [r.input_ids for r in batch], list(enumerate(batch)), pad_id)
+
+
+def score_rows(model: Any, rows: list[list[int]], picks: list[tuple[int, Request]], pad_id: int) -> list[float]:
+    """Continuation log-likelihoods of ``picks`` ((row, request) pairs) from one right-padded batch of ``rows``.
+
+    A request reads the positions ``len(request.input_ids) - len(targets) ...`` of its row, which
+    starts with the request's input.
+    """
     import torch
 
     device = next(model.parameters()).device
-    width = max(len(r.input_ids) for r in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    width = max(len(ids) for ids in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
-    rows: list[int] = []
+    for b, row in enumerate(rows):
+        ids[b, : len(row)] = torch.tensor(row)
+        mask[b, : len(row)] = 1
+    batch_rows: list[int] = []
     cols: list[int] = []
     targets: list[int] = []
-    for b, r in enumerate(batch):
+    owners: list[int] = []
+    for p, (b, r) in enumerate(picks):
         n, c = len(r.input_ids), len(r.targets)
-        ids[b, :n] = torch.tensor(r.input_ids)
-        mask[b, :n] = 1
-        rows += [b] * c
+        batch_rows += [b] * c
         cols += range(n - c, n)  # the positions whose next token is a continuation token
         targets += r.targets
+        owners += [p] * c
     hidden = hidden_states(model, ids.to(device), mask.to(device))
-    logprobs = torch.log_softmax(head_logits(model, hidden[rows, cols]), dim=-1)
+    logprobs = torch.log_softmax(head_logits(model, hidden[batch_rows, cols]), dim=-1)
     picked = logprobs[torch.arange(len(targets), device=device), torch.tensor(targets, device=device)].cpu()
-    sums = torch.zeros(len(batch), dtype=torch.float64).index_add_(0, torch.tensor(rows), picked.double())
+    sums = torch.zeros(len(picks), dtype=torch.float64).index_add_(0, torch.tensor(owners), picked.double())
     return sums.tolist()
 
 
