@@ -79,6 +79,21 @@ def cell(task: str, budget: float, epochs: float, run_root: Path) -> dict[str, A
     }
 
 
+def truth_only(task: str, epochs: float, run_root: Path, curve: list[float] | None) -> None:
+    """Train (or find in the cache) one task's ground truths, without the proxy: the long pole, run first."""
+    from damoc.context import StageContext
+    from damoc.validation.stage import ground_truth, load_task
+
+    extra = [] if curve is None else [f"ground_truth.curve_fractions=[{','.join(f'{c:g}' for c in curve)}]"]
+    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, 0.0625, epochs, run_root) + extra)
+    ctx = StageContext.from_config(cfg, None)
+    train, evals = load_task(cfg)
+    for spec in cfg.candidates:
+        start = time.time()
+        truth = ground_truth(cfg, spec, train, evals, ctx)
+        print(f"{task} {spec.name}: ground truth {truth.evaluation.metrics} in {time.time() - start:.0f} s", flush=True)
+
+
 def load_results() -> dict[str, Any]:
     return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"tasks": {}}
 
@@ -144,7 +159,13 @@ def main() -> None:
     )
     parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "fidelity")
     parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
+    parser.add_argument("--truth-only", action="store_true", help="only train the ground truths (cached for later)")
+    parser.add_argument("--curve", nargs="*", type=float, help="ground-truth curve fractions (default: the config's)")
     args = parser.parse_args()
+    if args.truth_only:
+        for task in args.tasks:
+            truth_only(task, args.epochs, args.run_root, args.curve)
+        return
     results = load_results()
     if args.table:
         print(markdown_table(results))
