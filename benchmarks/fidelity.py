@@ -11,8 +11,8 @@ it; an interrupted fine-tune resumes from its last checkpoint. Results are writt
 CPU scale (stated in the results): on 2 cores the ground truth runs one epoch; speed-ups are always
 against the recipe actually run, never extrapolated.
 
-Run:  .venv/bin/python benchmarks/fidelity.py [--tasks medical_except ...] [--budgets 0.125 0.0625 0.03125]
-                                              [--epochs 1] [--default-budget 0.0625]
+Run:  .venv/bin/python benchmarks/fidelity.py [--tasks medical_except ...] [--budgets 0.0625 0.03125 0.015625]
+                                              [--epochs 1] [--default-budget 0.03125]
       .venv/bin/python benchmarks/fidelity.py --table     (the README table from the stored results)
       -> runs/fidelity/<task>/e<epochs>-b<budget>/, benchmarks/results/fidelity.json
 """
@@ -152,8 +152,8 @@ def markdown_table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
-    parser.add_argument("--budgets", nargs="+", type=float, default=[0.125, 0.0625, 0.03125])
-    parser.add_argument("--default-budget", type=float, default=0.0625)
+    parser.add_argument("--budgets", nargs="+", type=float, default=[0.0625, 0.03125, 0.015625])
+    parser.add_argument("--default-budget", type=float, default=0.03125)
     parser.add_argument(
         "--epochs", type=float, default=1.0, help="ground-truth epochs (3 is the recipe; 1 at CPU scale)"
     )

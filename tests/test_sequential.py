@@ -81,13 +81,13 @@ def _records(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def _fake_cfg(tmp_path: Path, chunk: int) -> RunConfig:
+def _fake_cfg(tmp_path: Path, chunk: int, cap: int | None = None) -> RunConfig:
     cfg = parse_config(
         {
             "run_dir": str(tmp_path / "run"),
             "task": {"bundled": "world_facts"},
             "candidates": ["smollm2-135m", "gemma3-270m"],
-            "evaluation": {"sequential_chunk": chunk},
+            "evaluation": {"sequential_chunk": chunk, "sequential_max_examples": cap},
         }
     )
     layout = RunLayout(cfg.run_dir)
@@ -136,6 +136,16 @@ def test_rounds_use_up_the_split_when_nothing_separates(tmp_path: Path) -> None:
     assert rounds == len(executor.plan) and sorted(set(executor.chunks_run)) == list(range(rounds))
     assert sum(len(c) for c in executor.plan) == 40
     assert all(len(c) % 2 == 0 for c in executor.plan)  # the pairs sharing a question stay together
+
+
+def test_rounds_stop_at_the_cap_without_a_clear_leader(tmp_path: Path) -> None:
+    cfg = _fake_cfg(tmp_path, chunk=6, cap=13)
+    names = [c.name for c in cfg.candidates]
+    executor = FakeExecutor(cfg, {"smollm2-135m": True, "gemma3-270m": True})  # never separated
+    rounds = _evaluate_in_rounds(cfg, RunLayout(cfg.run_dir), names, executor, None)
+    used = [sum(len(c) for c in executor.plan[: k + 1]) for k in range(len(executor.plan))]
+    assert rounds == next(k + 1 for k, u in enumerate(used) if u >= 13) < len(executor.plan)
+    assert sorted(set(executor.chunks_run)) == list(range(rounds))
 
 
 # ---------------------------------------------------------------- config, hashes and job checks

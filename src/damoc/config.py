@@ -200,6 +200,12 @@ class EvaluationConfig(_Frozen):
         description="None: every proxy on the whole eval split; N: rounds of N more examples (whole clusters) "
         "until the leader's paired 95% interval against every other candidate excludes 0 (damoc.sequential)",
     )
+    sequential_max_examples: int | None = Field(
+        None,
+        gt=0,
+        description="with sequential_chunk: stop after the round that reaches this many examples even without "
+        "a clear leader (the ranking then reports the tie); None: up to the whole eval split",
+    )
 
 
 class SelectionConfig(_Frozen):

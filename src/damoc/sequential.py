@@ -6,7 +6,8 @@ The eval split is put in a seeded order that keeps each cluster of examples shar
 k evaluates every candidate's proxy on chunk k (``models/<name>/eval_chunks/<k>/``, one job per candidate
 through the executor); after each round the rows so far are combined and the run stops as soon as the
 leader's paired 95% bootstrap interval against every other candidate excludes 0, or when the split is
-used up. Each candidate's ordinary ``eval/`` folder is then written from the chunks used, and the
+used up, or once ``evaluation.sequential_max_examples`` are used (a cost cap: the ranking then reports
+the leader's tie group). Each candidate's ordinary ``eval/`` folder is then written from the chunks used, and the
 zero_shot and subset_tuning baselines are evaluated on the same examples, so the ranking, the baselines
 and the reports stay paired and work unchanged. A single candidate stops after the first round: there is
 nothing to separate it from.
@@ -184,7 +185,7 @@ def run_sequential(
 def _evaluate_in_rounds(
     cfg: RunConfig, layout: RunLayout, names: Sequence[str], executor: Executor, on_event: EventFn | None
 ) -> int:
-    """Run rounds of chunk evaluation until the leader is separated or the split is used up."""
+    """Run rounds of chunk evaluation until the leader is separated, the cap is reached or the split is used up."""
     plan = chunk_plan(cfg, layout)
     for k in range(len(plan)):
         executor.run([CandidateJob(cfg, layout.root, n, ("evaluate",), eval_chunk=k) for n in names], on_event)
@@ -194,5 +195,9 @@ def _evaluate_in_rounds(
             log.info("sequential evaluation: leader separated after %d rounds (%d examples)", k + 1, used)
             return k + 1
         log.info("sequential evaluation: round %d (%d examples): no clear leader yet", k + 1, used)
+        cap = cfg.evaluation.sequential_max_examples
+        if cap is not None and used >= cap and k + 1 < len(plan):
+            log.info("sequential evaluation: stopped at the cap of %d examples without a clear leader", cap)
+            return k + 1
     log.info("sequential evaluation: eval split used up (%d rounds)", len(plan))
     return len(plan)

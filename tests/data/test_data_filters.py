@@ -172,6 +172,25 @@ def test_ifd_filter_keeps_the_right_count(score: IfdScore, tiny_model_dirs: dict
     assert kept == select_by_ifd(scores, 6)
 
 
+def test_ifd_pool_scores_only_a_seeded_sample_and_picks_its_best(tiny_model_dirs: dict[str, Path]) -> None:
+    from damoc.data.filters.ifd import scored_pool
+    from damoc.data.likelihood import compute_ifd
+
+    examples, ctx = _examples(), StageContext(device="cpu", seed=3)
+    tiny = str(tiny_model_dirs["qwen2"])
+    pool = scored_pool(len(examples), 4, 2.0, seed=3)
+    assert len(pool) == 8 and pool == sorted(set(pool)) and pool == scored_pool(24, 4, 2.0, seed=3)
+    assert scored_pool(24, 4, 6.0, seed=3) == scored_pool(24, 4, None, seed=3) == list(range(24))
+    kept = (
+        registry("filter")
+        .build("ifd", {"keep_ratio": 4 / 24, "reference_model": tiny, "pool": 2})
+        .select(examples, ctx)
+    )
+    scores = compute_ifd([examples[i] for i in pool], tiny, 256, 16, ctx, "ppl_ratio")
+    assert set(kept) <= set(pool)
+    assert kept == sorted(pool[i] for i in select_by_ifd(scores, 4))
+
+
 def test_ifd_default_is_ppl_ratio() -> None:
     assert registry("filter").get("ifd").Params().score == "ppl_ratio"
 

@@ -27,6 +27,10 @@ class IfdFilter(Method):
     ``keep_ratio`` share of the whole set with the highest IFD is kept; fewer are kept when too few
     examples have IFD < 1.
 
+    ``pool`` caps the cost: only a seeded uniform sample of ``pool`` times the kept count is scored
+    (the best of a random pool, as Superfiltering's cheap reference model is a cost cap), so a proxy
+    that keeps 4% of a large set does not pay two reference-model passes over all of it.
+
     ``ppl_ratio`` is the default because damoc scores with a small reference model for larger
     candidates, which is Superfiltering's weak-to-strong setting, and because it is what damoc has
     always computed, so earlier results stay valid. The answer alone is conditioned on the
@@ -42,25 +46,43 @@ class IfdFilter(Method):
             "loss_ratio = meanCE(A|Q) / meanCE(A) (Cherry LLM)",
         )
 
+        pool: float | None = Field(
+            None,
+            ge=1,
+            description="score only a seeded random pool of pool x the kept count (a cost cap); None: every example",
+        )
+
     params: Params
 
     def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
-        """Indices of the highest-IFD examples among those with IFD < 1."""
+        """Indices of the highest-IFD examples among those with IFD < 1 (within the pool, if set)."""
         from damoc.data.likelihood import compute_ifd
 
         p = self.params
-        scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         k = keep_count(len(examples), p.keep_ratio)
-        keep = select_by_ifd(scores, k)
+        pool = scored_pool(len(examples), k, p.pool, ctx.seed)
+        scores = compute_ifd([examples[i] for i in pool], p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
+        keep = sorted(pool[i] for i in select_by_ifd(scores, k))
         log.info(
-            "ifd (%s): %d of %d examples have IFD < 1; kept %d (asked %d)",
+            "ifd (%s): %d of %d scored examples (of %d) have IFD < 1; kept %d (asked %d)",
             p.score,
             int((scores < 1).sum()),
             len(scores),
+            len(examples),
             len(keep),
             k,
         )
         return keep
+
+
+def scored_pool(n: int, k: int, pool: float | None, seed: int) -> list[int]:
+    """The indices IFD scores: all ``n``, or a seeded sample of ``ceil(pool * k)`` of them, in order."""
+    import math
+    import random
+
+    if pool is None or math.ceil(pool * k) >= n:
+        return list(range(n))
+    return sorted(random.Random(seed).sample(range(n), math.ceil(pool * k)))
 
 
 def select_by_ifd(scores: np.ndarray, k: int, candidates: np.ndarray | None = None) -> list[int]:
