@@ -159,6 +159,12 @@ class ModelConfig(_Frozen):
 
     scorer: MethodSpec = MethodSpec(method="block_influence")
     remove_ratio: float = Field(0.25, ge=0, lt=1, description="fraction of decoder layers removed")
+    max_loss_increase: float | None = Field(
+        None,
+        gt=0,
+        description="None: remove remove_ratio of every candidate; t: per candidate, the deepest removal up to "
+        "remove_ratio whose calibration answer loss stays within (1 + t) x the full model's (damoc.model.tolerance)",
+    )
     merger: MethodSpec = MethodSpec(method="none")
     max_seq_len: int = Field(128, gt=0, description="calibration sequence length in tokens")
     batch_size: int = Field(8, gt=0)

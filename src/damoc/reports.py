@@ -88,6 +88,10 @@ class ProxyReport(StageReport):
     scorer: MethodSpec
     merger: MethodSpec
     remove_ratio: float
+    max_loss_increase: float | None = None
+    calibration_losses: dict[int, float] = Field(
+        default_factory=dict, description="model.max_loss_increase: answer loss per number of layers removed (tried)"
+    )
     calibration_examples: int
     calibration_tokens: int
     seed: int

@@ -117,7 +117,13 @@ def build_proxy(
     torch.manual_seed(seed)
     model, tokenizer = _load_candidate(resolved, ctx.device, ctx.dtype)
     texts = render_calibration(examples, ctx.prompt, tokenizer)
-    facts = _compress(model, tokenizer, texts, cfg, scorer, merger, seed, progress)
+    loss_batches = None
+    if cfg.max_loss_increase is not None:
+        from damoc.model.tolerance import answer_batches
+
+        device = next(model.parameters()).device
+        loss_batches = answer_batches(tokenizer, examples, cfg.max_seq_len, cfg.batch_size, ctx.prompt, device)
+    facts = _compress(model, tokenizer, texts, cfg, scorer, merger, seed, progress, loss_batches)
     tick(progress, "saving proxy", 0, 1)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
@@ -126,6 +132,7 @@ def build_proxy(
         scorer=cfg.scorer,
         merger=cfg.merger,
         remove_ratio=cfg.remove_ratio,
+        max_loss_increase=cfg.max_loss_increase,
         calibration_examples=len(texts),
         seed=seed,
         device=str(next(model.parameters()).device),
@@ -156,6 +163,7 @@ def _compress(
     merger: Any,
     seed: int,
     progress: ProgressFn | None,
+    loss_batches: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from damoc.candidates.resolve import count_parameters
     from damoc.model.layers import decoder_layers, num_layers_to_remove, remove_layers
@@ -165,7 +173,13 @@ def _compress(
     params_before = count_parameters(model)
     device = next(model.parameters()).device
     batches = tokenize_batches(tokenizer, texts, cfg.max_seq_len, cfg.batch_size, device)
-    result = scorer.score(model, batches, num_remove, progress)
+    losses: dict[int, float] = {}
+    if loss_batches is None or cfg.max_loss_increase is None:
+        result = scorer.score(model, batches, num_remove, progress)
+    else:
+        from damoc.model.tolerance import choose_depth
+
+        result, losses = choose_depth(model, batches, loss_batches, scorer, num_remove, cfg.max_loss_increase, progress)
     merged = merger.merge(decoder_layers(model), result.removed, seed)
     remove_layers(model, result.removed)
     return {
@@ -178,6 +192,7 @@ def _compress(
         "params_before": params_before,
         "params_after": count_parameters(model),
         "calibration_tokens": result.tokens,
+        "calibration_losses": losses,
     }
 
 
