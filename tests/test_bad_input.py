@@ -107,7 +107,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dirs: dict[str, 
 
 def broken_models(root: Path, good: Path) -> dict[str, Path]:
     """Model folders and files that must each be refused with a clear message."""
-    from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel
+    from transformers import BertConfig, BertModel, OPTConfig, OPTForCausalLM
 
     root.mkdir()
     out: dict[str, Path] = {}
@@ -122,11 +122,12 @@ def broken_models(root: Path, good: Path) -> dict[str, Path]:
     bert = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, vocab_size=64)
     BertModel(bert).save_pretrained(root / "bert")
     out["bert"] = root / "bert"
-    gpt2 = GPT2Config(n_layer=6, n_embd=32, n_head=4, vocab_size=tiny_config("llama", 400).vocab_size)
-    GPT2LMHeadModel(gpt2).save_pretrained(root / "gpt2")
+    opt = OPTConfig(vocab_size=tiny_config("llama", 400).vocab_size, hidden_size=32, num_hidden_layers=6, ffn_dim=64,
+                    num_attention_heads=4)  # fmt: skip
+    OPTForCausalLM(opt).save_pretrained(root / "opt")
     for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(good / name, root / "gpt2" / name)
-    out["gpt2"] = root / "gpt2"
+        shutil.copy(good / name, root / "opt" / name)
+    out["opt"] = root / "opt"
     return out
 
 
@@ -356,8 +357,8 @@ MODEL_CASES: dict[str, tuple[Callable[[Inputs], dict[str, Any]], Callable[[Input
     "garbage_gguf": (_candidate("garbage_gguf"), lambda i: [str(i.models["garbage_gguf"]), "not a GGUF file"]),
     "not_causal": (_candidate("bert"), lambda i: [str(i.models["bert"]), "'bert'", "BertModel", "not a causal LM"]),
     "unsupported_architecture": (
-        _candidate("gpt2"),
-        lambda i: [str(i.models["gpt2"]), "'gpt2' is not supported for layer removal", "supported: ", "llama"],
+        _candidate("opt"),
+        lambda i: [str(i.models["opt"]), "'opt' is not supported for layer removal", "supported: ", "llama"],
     ),
 }
 

@@ -1,12 +1,19 @@
-"""DARE and TIES arithmetic on hand-made tensors, with the expected values worked out in comments."""
+"""Merger arithmetic on hand-made tensors (expected values worked out in comments), and every registered
+merger's invariants on the tiny models: density 0 is plain removal, one seed one merge, the merged
+checkpoint reloads and generates with a KV cache."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from damoc.model.mergers.dare_ties import DareTies, dare_drop, ties_merge
+from damoc.model.base import MERGERS
+from damoc.model.layers import decoder_layers, remove_layers
+from damoc.model.mergers.dare_ties import DareTies
+from damoc.model.mergers.deltas import dare_drop, keep_largest, ties_merge
+from damoc.registry import registry
 
 
 def gen(seed: int = 0) -> Any:
@@ -91,3 +98,146 @@ def test_merge_with_density_zero_is_plain_removal() -> None:
     layers = linear_layers([[1.0], [4.0], [10.0]])
     assert merger(0.0, 1.0).merge(layers, [1], seed=0) == {0: [1]}  # ties at distance 1 go to the preceding
     assert [layer.weight.item() for layer in layers] == [1.0, 4.0, 10.0]
+
+
+def test_keep_largest_trims_to_the_rounded_density_and_breaks_ties_by_index() -> None:
+    import torch
+
+    delta = torch.tensor([1.0, -5.0, 3.0, 1.0, 5.0])
+    # round(0.8 * 5) = 4 entries: |-5|, |5|, |3|, then the first of the two |1|s (index 0)
+    assert keep_largest(delta, 0.8).tolist() == [1.0, -5.0, 3.0, 0.0, 5.0]
+    # round(0.5 * 5) = round(2.5) = 2 (half to even): the two |5|s
+    assert keep_largest(delta, 0.5).tolist() == [0.0, -5.0, 0.0, 0.0, 5.0]
+    assert keep_largest(delta, 0.0).tolist() == [0.0] * 5
+    assert keep_largest(delta, 1.0).tolist() == delta.tolist()
+    assert keep_largest(torch.tensor([[2.0, -1.0], [0.5, -4.0]]), 0.5).tolist() == [[2.0, 0.0], [0.0, -4.0]]
+
+
+def build(name: str, **params: float) -> Any:
+    return MERGERS.build(name, params)
+
+
+def test_average_adds_the_scaled_sum_of_differences() -> None:
+    layers = linear_layers([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [4.0, -1.0], [-1.0, -3.0]])
+    # 3 and 4 go to kept layer 2: deltas [3, -2] and [-2, -4] sum to [1, -6]; W2 += 0.5 * [1, -6]
+    assert build("average", scale=0.5).merge(layers, [3, 4], seed=0) == {2: [3, 4]}
+    assert layers[2].weight.tolist() == [[1.5, -2.0]]
+
+
+def test_average_with_scale_one_over_k_plus_one_is_the_mean_layer() -> None:
+    layers = linear_layers([[1.0, 1.0], [4.0, -1.0], [-2.0, -3.0]])
+    # (W0 + W1 + W2) / 3 = [3 / 3, -3 / 3] = [1, -1]
+    build("average", scale=1 / 3).merge(layers, [1, 2], seed=0)
+    assert layers[0].weight.tolist() == [[pytest.approx(1.0), pytest.approx(-1.0)]]
+
+
+def test_dare_adds_the_dropped_and_rescaled_delta() -> None:
+    layers = linear_layers([[1.0, 1.0, 1.0, 1.0], [2.0, 3.0, 4.0, 5.0]])
+    # delta W1 - W0 = [1, 2, 3, 4]; seed 0 draws [0.4963, 0.7682, 0.0885, 0.1320], density 0.5 keeps
+    # entries 0, 2, 3 times 1/0.5: [2, 0, 6, 8]; W0 += 0.5 * [2, 0, 6, 8] = [2, 1, 4, 5]
+    assert build("dare", density=0.5, weight=0.5).merge(layers, [1], seed=0) == {0: [1]}
+    assert layers[0].weight.tolist() == [[2.0, 1.0, 4.0, 5.0]]
+
+
+def test_dare_with_density_one_sums_the_deltas() -> None:
+    layers = linear_layers([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [4.0, -1.0], [-1.0, -3.0]])
+    # nothing dropped, nothing rescaled: W2 += 0.5 * ([3, -2] + [-2, -4]) = [1.5, -2], as `average`
+    build("dare", density=1.0, weight=0.5).merge(layers, [3, 4], seed=0)
+    assert layers[2].weight.tolist() == [[1.5, -2.0]]
+
+
+# kept W0 = 0, so the deltas of removed layers 1 and 2 are their weights
+SIGN_LAYERS = [[0.0, 0.0, 0.0, 0.0], [4.0, -1.0, 2.0, -3.0], [-1.0, -5.0, 3.0, 1.0]]
+
+
+def test_ties_trims_each_delta_then_takes_the_sign_elected_disjoint_mean() -> None:
+    layers = linear_layers(SIGN_LAYERS)
+    # trim to round(0.75 * 4) = 3 per delta: d1 -> [4, 0, 2, -3]; |d2| = [1, 5, 3, 1] keeps 5, 3 and the
+    # first 1: d2 -> [-1, -5, 3, 0]; sum [3, -5, 5, -3] elects [+, -, +, -]; agreeing means:
+    # {4} = 4, {-5} = -5, {2, 3} = 2.5, {-3} = -3 (the trimmed +1 of d2 no longer votes)
+    assert build("ties", density=0.75, weight=1.0).merge(layers, [1, 2], seed=0) == {0: [1, 2]}
+    assert layers[0].weight.tolist() == [[4.0, -5.0, 2.5, -3.0]]
+
+
+def test_same_sign_elects_on_full_deltas_sums_the_agreeing_ones_and_keeps_the_largest() -> None:
+    layers = linear_layers(SIGN_LAYERS)
+    # full sum [3, -6, 5, -2] elects [+, -, +, -]; agreeing sums: 4, -1 - 5 = -6, 2 + 3 = 5, -3 (the +1
+    # disagrees); round(0.5 * 4) = 2 largest: [0, -6, 5, 0]; W0 += 0.5 * that = [0, -3, 2.5, 0]
+    assert build("same_sign", density=0.5, weight=0.5).merge(layers, [1, 2], seed=0) == {0: [1, 2]}
+    assert layers[0].weight.tolist() == [[0.0, -3.0, 2.5, 0.0]]
+
+
+def zero_params(name: str) -> dict[str, float]:
+    """The params that make ``name`` plain removal: density 0 (or scale 0 for a dense merger)."""
+    fields = registry("merger").get(name).Params.model_fields
+    return {key: 0.0 for key in ("density", "scale") if key in fields}
+
+
+def weights_of(layers: Any) -> list[Any]:
+    return [p.detach().clone() for p in layers.parameters()]
+
+
+def tiny_layers(model_dir: Path) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    return decoder_layers(AutoModelForCausalLM.from_pretrained(model_dir))
+
+
+@pytest.mark.parametrize("name", MERGERS.names())
+def test_density_zero_is_plain_removal(tiny_model_dirs: dict[str, Path], name: str) -> None:
+    import torch
+
+    assert name == "none" or zero_params(name), f"{name}: needs a density or scale param whose 0 is plain removal"
+    layers = tiny_layers(tiny_model_dirs["qwen2"])
+    before = weights_of(layers)
+    assert MERGERS.build(name, zero_params(name)).merge(layers, [1, 4], seed=0) in ({}, {0: [1], 3: [4]})
+    assert all(torch.equal(a, b) for a, b in zip(weights_of(layers), before, strict=True))
+
+
+@pytest.mark.parametrize("name", MERGERS.names())
+def test_same_seed_same_merge(tiny_model_dirs: dict[str, Path], name: str) -> None:
+    import torch
+
+    merged = []
+    for _ in range(2):
+        layers = tiny_layers(tiny_model_dirs["llama"])
+        MERGERS.build(name, {}).merge(layers, [2, 3], seed=7)
+        merged.append(weights_of(layers))
+    assert all(torch.equal(a, b) for a, b in zip(*merged, strict=True))
+
+
+@pytest.mark.parametrize("name", ["dare", "dare_ties"])
+def test_random_mergers_draw_from_the_seed(tiny_model_dirs: dict[str, Path], name: str) -> None:
+    import torch
+
+    merged = []
+    for seed in (0, 1):
+        layers = tiny_layers(tiny_model_dirs["llama"])
+        MERGERS.build(name, {"density": 0.5}).merge(layers, [2, 3], seed=seed)
+        merged.append(weights_of(layers))
+    assert not all(torch.equal(a, b) for a, b in zip(*merged, strict=True))
+
+
+@pytest.mark.parametrize("name", MERGERS.names())
+def test_merged_checkpoint_reloads_and_generates_with_kv_cache(
+    tiny_model_dirs: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    arch = ("llama", "qwen2", "gemma3")[MERGERS.names().index(name) % 3]
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dirs[arch]).eval()
+    before = weights_of(decoder_layers(model))
+    MERGERS.build(name, {}).merge(decoder_layers(model), [1, 4], seed=0)
+    changed = not all(torch.equal(a, b) for a, b in zip(weights_of(decoder_layers(model)), before, strict=True))
+    assert changed == (name != "none")
+    remove_layers(model, [1, 4])
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    assert reloaded.config.num_hidden_layers == len(decoder_layers(reloaded)) == 4
+    ids = torch.tensor([[1, 5, 9, 13]])
+    with torch.no_grad():
+        assert torch.equal(reloaded(ids).logits, model(ids).logits)
+    kw: dict[str, Any] = {"max_new_tokens": 4, "do_sample": False, "pad_token_id": 0}
+    out = reloaded.generate(ids, use_cache=True, **kw)
+    assert out.shape == (1, 8) and torch.equal(out, reloaded.generate(ids, use_cache=False, **kw))

@@ -105,13 +105,14 @@ def test_ratio_leaving_no_layer_is_refused(tiny_model_dirs: dict[str, Path], cal
 
 
 def test_unsupported_architecture_is_refused(tiny_tokenizer_dir: Path, calib_file: Path, tmp_path: Path) -> None:
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers import OPTConfig, OPTForCausalLM, PreTrainedTokenizerFast
 
     tok = PreTrainedTokenizerFast.from_pretrained(tiny_tokenizer_dir)
-    src = tmp_path / "gpt2"
-    GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=len(tok))).save_pretrained(src)
+    src = tmp_path / "opt"
+    opt = OPTConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=4)
+    OPTForCausalLM(opt).save_pretrained(src)
     tok.save_pretrained(src)
-    with pytest.raises(ModelError, match=r"'gpt2' is not supported.*supported: .*llama"):
+    with pytest.raises(ModelError, match=r"'opt' is not supported.*supported: .*llama"):
         run_build(src, calib_file, model_cfg(0.5), tmp_path / "p")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +22,23 @@ ARCHITECTURES_PATH = Path(__file__).parent / "architectures.json"
 
 @functools.cache
 def architectures() -> dict[str, dict[str, Any]]:
-    """model_type -> {base, layers, per_layer_config} for every supported family."""
+    """model_type -> {base, layers, per_layer_config[, num_layers_key, refuse_if]} for every supported family."""
     data = json.loads(ARCHITECTURES_PATH.read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
 def architecture(model: Any) -> dict[str, Any]:
-    """The table entry for ``model``'s ``config.model_type``; ModelError lists the supported ones."""
+    """The table entry for ``model``'s ``config.model_type``; ModelError lists the supported ones.
+
+    Also refuses a supported family whose config sets one of the entry's ``refuse_if`` flags.
+    """
     model_type = getattr(model.config, "model_type", None)
     table = architectures()
     if model_type not in table:
         raise ModelError(_unsupported(model_type))
+    problem = _refused(model_type, lambda key: getattr(model.config, key, None))
+    if problem:
+        raise ModelError(problem)
     return table[model_type]
 
 
@@ -42,12 +49,23 @@ def _unsupported(model_type: Any) -> str:
     )
 
 
+def _refused(model_type: str, config_value: Callable[[str], Any]) -> str | None:
+    """Why layer removal is refused for this config (a ``refuse_if`` flag is true), or None."""
+    for key, why in architectures()[model_type].get("refuse_if", {}).items():
+        if config_value(key) is True:
+            return f"{model_type} with config.{key}=true is not supported for layer removal: {why}"
+    return None
+
+
 def check_layer_plan(config: dict[str, Any], source: str, remove_ratio: float) -> None:
     """From a config.json dict: the family is supported and ``remove_ratio`` leaves at least one layer."""
     model_type = config.get("model_type")
     if model_type not in architectures():
         raise ModelError(f"{source}: {_unsupported(model_type)}")
-    num_layers = config.get("num_hidden_layers")
+    problem = _refused(model_type, config.get)
+    if problem:
+        raise ModelError(f"{source}: {problem}")
+    num_layers = config.get(architectures()[model_type].get("num_layers_key", "num_hidden_layers"))
     if isinstance(num_layers, int) and not isinstance(num_layers, bool):
         try:
             num_layers_to_remove(num_layers, remove_ratio)
@@ -85,8 +103,9 @@ def num_layers_to_remove(num_layers: int, remove_ratio: float) -> int:
 def remove_layers(model: Any, removed: list[int]) -> None:
     """Remove decoder layers in place and make the config and layer numbering consistent.
 
-    Renumbers every ``layer_idx`` attribute inside the kept layers, sets ``num_hidden_layers`` and
-    slices the per-layer config lists named in ``architectures.json``.
+    Renumbers every ``layer_idx`` attribute inside the kept layers, sets the layer count
+    (``num_hidden_layers``, or the family's ``num_layers_key``) and slices the per-layer config lists
+    named in ``architectures.json``.
 
     Raises:
         ModelError: unsupported architecture, an index out of range, or nothing left.
@@ -110,16 +129,17 @@ def remove_layers(model: Any, removed: list[int]) -> None:
                 setattr(module, "layer_idx", new_idx)  # noqa: B010 (module type has no layer_idx for mypy)
     parent_path, _, attr = arch["layers"].rpartition(".")
     setattr(_get_path(model, parent_path) if parent_path else model, attr, new_layers)
-    _slice_config(model.config, keep, total, arch["per_layer_config"])
+    _slice_config(model.config, keep, total, arch)
 
 
-def _slice_config(config: Any, keep: list[int], total: int, keys: list[str]) -> None:
-    for key in keys:
+def _slice_config(config: Any, keep: list[int], total: int, arch: dict[str, Any]) -> None:
+    for key in arch["per_layer_config"]:
         value = getattr(config, key, None)
         if value is None:
             continue
         if len(value) != total:
             raise ModelError(f"config.{key} has {len(value)} entries for {total} layers; cannot slice it")
         setattr(config, key, [value[i] for i in keep])
-    config.num_hidden_layers = len(keep)
+    # GPT-2 counts its layers in n_layer: the key the saved config.json holds is the one to set
+    setattr(config, arch.get("num_layers_key", "num_hidden_layers"), len(keep))
     log.debug("config now has %d layers", len(keep))

@@ -1,5 +1,8 @@
-"""Layer mergers: each module registers one method in :data:`damoc.model.base.MERGERS`."""
+"""Layer mergers: each module registers one method in :data:`damoc.model.base.MERGERS`.
 
-from damoc.model.mergers import dare_ties, none
+:mod:`damoc.model.mergers.deltas` holds the maths they share and registers nothing.
+"""
 
-__all__ = ["dare_ties", "none"]
+from damoc.model.mergers import average, dare, dare_ties, none, same_sign, ties
+
+__all__ = ["average", "dare", "dare_ties", "none", "same_sign", "ties"]
