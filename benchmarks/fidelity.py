@@ -38,20 +38,23 @@ BASELINES = "[model_size,zero_shot,subset_tuning]"
 SUMMARY_KEYS = ("top1_strict", "top1_tie_aware", "kendall_tau", "relacc", "train_speedup", "end_to_end_speedup")
 
 
-def overrides(task: str, budget: float, epochs: float, run_root: Path) -> list[str]:
+def overrides(task: str, budget: float, epochs: float, run_root: Path, label: str = "") -> list[str]:
     """The config overrides of one benchmark cell."""
     return [
-        f"run_dir={run_root / task / f'e{epochs:g}-b{budget:g}'}",
+        f"run_dir={run_root / task / f'e{epochs:g}-b{budget:g}{label}'}",
         f"budget={budget}",
         f"ground_truth.epochs={epochs}",
         f"selection.baselines={BASELINES}",
     ]
 
 
-def cell(task: str, budget: float, epochs: float, run_root: Path) -> dict[str, Any]:
+def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[str], label: str) -> dict[str, Any]:
     """Validate one (task, budget) and summarise its validation report."""
-    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root))
+    import os
+
+    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label) + extra)
     start = time.time()
+    load_before = os.getloadavg()[0]
     report = validate_selection(cfg)
     agreement = report.agreement or {}
     truth = {c.candidate: c.truth.model_dump() for c in report.candidates}
@@ -76,6 +79,8 @@ def cell(task: str, budget: float, epochs: float, run_root: Path) -> dict[str, A
         "baselines": {b.source: b.model_dump() for b in report.baselines},
         "costs": report.costs.model_dump(),
         "seconds": round(time.time() - start, 1),
+        "overrides": extra,
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -106,8 +111,8 @@ def save(results: dict[str, Any], default_budget: float) -> None:
     results["summary"] = {
         task: {k: cells[str(default_budget)][k] for k in SUMMARY_KEYS}
         for task, entry in results["tasks"].items()
-        if str(default_budget) in (cells := entry["budgets"])
-    }
+        if str(default_budget) in (cells := entry["budgets"]) and "+" not in task and "@" not in task
+    }  # the default recipe only; variants ('+label') and other ground-truth epochs ('@3ep') keep their cells
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -161,6 +166,8 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
     parser.add_argument("--truth-only", action="store_true", help="only train the ground truths (cached for later)")
     parser.add_argument("--curve", nargs="*", type=float, help="ground-truth curve fractions (default: the config's)")
+    parser.add_argument("--set", nargs="*", default=[], help="extra config overrides: a variant of the recipe")
+    parser.add_argument("--label", default="", help="name of the variant (results under '<task>+<label>')")
     args = parser.parse_args()
     if args.truth_only:
         for task in args.tasks:
@@ -170,12 +177,12 @@ def main() -> None:
     if args.table:
         print(markdown_table(results))
         return
+    label = f"+{args.label}" if args.label else ""
     for task in args.tasks:
-        entry = results["tasks"].setdefault(task, {"epochs": args.epochs, "budgets": {}})
-        if entry["epochs"] != args.epochs:  # another recipe: keep it under its own key
-            entry = results["tasks"].setdefault(f"{task}@{args.epochs:g}ep", {"epochs": args.epochs, "budgets": {}})
+        key = f"{task}{label}" if args.epochs == 1 else f"{task}@{args.epochs:g}ep{label}"
+        entry = results["tasks"].setdefault(key, {"epochs": args.epochs, "budgets": {}, "overrides": args.set})
         for budget in args.budgets:
-            entry["budgets"][str(budget)] = cell(task, budget, args.epochs, args.run_root)
+            entry["budgets"][str(budget)] = cell(task, budget, args.epochs, args.run_root, args.set, label)
             save(results, args.default_budget)
             print(f"{task} budget {budget:g}: {json.dumps(entry['budgets'][str(budget)]['proxy_order'])}", flush=True)
 
