@@ -46,7 +46,9 @@ def test_every_method_follows_the_plugin_rules(kind: str, name: str) -> None:
 
 def test_unknown_name_lists_available() -> None:
     with pytest.raises(
-        ConfigError, match="unknown scorer 'nope'; available: angular, angular_all_tokens, block_influence"
+        ConfigError,
+        match="unknown scorer 'nope'; available: angular, angular_all_tokens, angular_answer, block_influence, "
+        "block_influence_answer, perplexity_drop",
     ):
         registry("scorer").get("nope")
 

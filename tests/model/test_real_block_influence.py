@@ -17,7 +17,6 @@ import pytest
 
 from damoc.model.scorers.angular import AngularBlock
 from damoc.model.scorers.block_influence import BlockInfluence
-from damoc.registry import NoParams
 
 REFERENCE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "reference_block_influence.json"
 
@@ -40,8 +39,8 @@ def test_scores_match_the_reference_and_the_proxy_still_writes(smollm2: tuple[An
     batches = tokenize_batches(tok, ref["texts"], ref["max_seq_len"], batch_size=4, device="cpu")
     assert [int(m.sum()) for b in batches for m in b["attention_mask"]] == ref["tokens_per_text"]
     n = ref["num_remove"]
-    bi = BlockInfluence(NoParams()).score(model, batches, n, None)
-    ang = AngularBlock(NoParams()).score(model, batches, n, None)
+    bi = BlockInfluence(BlockInfluence.Params()).score(model, batches, n, None)
+    ang = AngularBlock(AngularBlock.Params()).score(model, batches, n, None)
     assert bi.scores == pytest.approx(ref["block_influence"], abs=1e-4)
     assert bi.removed == ref["block_influence_removed"] == [3, 12, 13, 14, 15, 16, 17, 25]
     # removal order up to the first kept layer (5); neighbours there differ by >= 6e-5 in the reference,

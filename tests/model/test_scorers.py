@@ -9,9 +9,10 @@ import pytest
 
 from damoc.model.scorers.angular import AngularBlock, closest_block
 from damoc.model.scorers.angular_all_tokens import AngularAllTokens
+from damoc.model.scorers.angular_answer import AngularAnswer
 from damoc.model.scorers.block_influence import BlockInfluence
+from damoc.model.scorers.block_influence_answer import BlockInfluenceAnswer
 from damoc.model.similarity import angular_distance, last_token_weights
-from damoc.registry import NoParams
 from damoc.testing import TINY_ARCHS as ARCHS
 from damoc.testing import tiny_config
 
@@ -92,7 +93,7 @@ def test_last_token_weights_with_right_and_left_padding() -> None:
 
 
 def test_angular_uses_the_last_non_pad_token_and_removes_the_closest_block() -> None:
-    result = AngularBlock(NoParams()).score(fixed_model(ANGLES), hand_batch(), 2, None)
+    result = AngularBlock(AngularBlock.Params()).score(fixed_model(ANGLES), hand_batch(), 2, None)
     # last token, n = 2: d(h0,h2) = 120/180, d(h1,h3) = 60/180, d(h2,h4) = 150/180 -> block l* = 1
     # (the pad token would tie every block at 0 and pick l* = 0; token 0 alone would pick l* = 0 too)
     assert result.removed == [1, 2]
@@ -102,7 +103,7 @@ def test_angular_uses_the_last_non_pad_token_and_removes_the_closest_block() -> 
 
 
 def test_angular_all_tokens_averages_every_non_pad_token() -> None:
-    result = AngularAllTokens(NoParams()).score(fixed_model(ANGLES), hand_batch(), 2, None)
+    result = AngularAllTokens(AngularAllTokens.Params()).score(fixed_model(ANGLES), hand_batch(), 2, None)
     # mean over tokens 0 and last, n = 2: l=0: (0 + 120)/2/180 = 1/3; l=1: (90 + 60)/2/180 = 5/12;
     # l=2: (180 + 150)/2/180 = 11/12 -> block l* = 0, unlike the paper's last-token choice
     assert result.removed == [0, 1]
@@ -111,7 +112,7 @@ def test_angular_all_tokens_averages_every_non_pad_token() -> None:
 
 
 def test_block_influence_of_hand_made_states() -> None:
-    result = BlockInfluence(NoParams()).score(fixed_model(ANGLES), hand_batch(), 1, None)
+    result = BlockInfluence(BlockInfluence.Params()).score(fixed_model(ANGLES), hand_batch(), 1, None)
     # BI_i = 1 - mean over tokens 0 and last of cos(h_i, h_i+1); pad excluded
     # layer 0: cos 0 = 1, cos 90 = 0            -> 1 - 1/2            = 0.5
     # layer 1: cos 0 = 1, cos 30 = sqrt3/2      -> 1 - (1 + .8660)/2  = 0.0669873
@@ -119,6 +120,21 @@ def test_block_influence_of_hand_made_states() -> None:
     # layer 3: cos 90 = 0, cos 120 = -1/2       -> 1 - (-.5)/2        = 1.25
     assert result.scores == pytest.approx([0.5, 0.0669873, 0.5669873, 1.25], abs=1e-6)
     assert result.removed == [1]
+
+
+def test_answer_scorers_measure_only_the_positions_that_predict_the_answer() -> None:
+    import torch
+
+    # the answer is token 1 (the last), so the state that predicts it is token 0's: only token 0 counts
+    batch = [{**hand_batch()[0], "labels": torch.tensor([[-100, 6, -100]])}]
+    bi = BlockInfluenceAnswer(BlockInfluenceAnswer.Params()).score(fixed_model(ANGLES), [], 1, None, batch)
+    # token 0 moves 0, 0, 90, 90 degrees: 1 - cos = 0, 0, 1, 1 (all tokens would remove layer 1, not 0)
+    assert bi.scores == pytest.approx([0.0, 0.0, 1.0, 1.0], abs=1e-6)
+    assert bi.removed == [0]
+    ang = AngularAnswer(AngularAnswer.Params()).score(fixed_model(ANGLES), [], 2, None, batch)
+    # n = 2: d(h0,h2) = 0, d(h1,h3) = 90/180, d(h2,h4) = 180/180 -> l* = 0 (the last token picks l* = 1)
+    assert ang.removed == [0, 1]
+    assert ang.scores == pytest.approx([0.0, 0.0, 0.5, 0.5], abs=1e-6)
 
 
 def test_closest_block_picks_only_the_minimum() -> None:
@@ -202,8 +218,8 @@ def test_scorers_match_a_direct_computation_from_hidden_states(arch: str) -> Non
     states = [reference_states(model, s) for s in SEQS]
     bi, d1, d3 = block_influence(states), last_token_angular(states, 1), last_token_angular(states, 3)
     batch = [right_padded(SEQS)]  # one right-padded batch: pads must not leak into any mean
-    got_bi = BlockInfluence(NoParams()).score(model, batch, 2, None)
-    got_ang = AngularBlock(NoParams()).score(model, batch, 3, None)
+    got_bi = BlockInfluence(BlockInfluence.Params()).score(model, batch, 2, None)
+    got_ang = AngularBlock(AngularBlock.Params()).score(model, batch, 3, None)
     assert got_bi.scores == pytest.approx(bi, abs=1e-5)
     assert got_bi.removed == sorted(sorted(range(len(bi)), key=lambda i: bi[i])[:2])
     assert got_ang.scores == pytest.approx(d1, abs=1e-5)

@@ -9,8 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from pydantic import Field
+
+from damoc.errors import ModelError
 from damoc.progress import ProgressFn
-from damoc.registry import Registry
+from damoc.registry import MethodParams, Registry
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,31 @@ class LayerScorer(Protocol):
     name: ClassVar[str]
 
     def score(
-        self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None
+        self,
+        model: Any,
+        batches: Sequence[dict[str, Any]],
+        num_remove: int,
+        progress: ProgressFn | None,
+        loss_batches: Sequence[dict[str, Any]] | None = None,
     ) -> LayerScores:
-        """Run the calibration batches through ``model`` and return scores and removed indices."""
+        """Run the calibration batches through ``model`` and return scores and removed indices.
+
+        Args:
+            model: the uncompressed causal LM.
+            batches: prompt + target text of the calibration examples (``input_ids``, ``attention_mask``).
+            num_remove: how many layers to remove.
+            progress: called as the scoring advances.
+            loss_batches: the same examples with the prompt masked in ``labels``
+                (:func:`damoc.model.tolerance.answer_batches`); task-aware scorers need them, others ignore them.
+        """
         ...
+
+
+class ScorerParams(MethodParams):
+    """Params every layer scorer takes: the outermost layers it must never remove."""
+
+    protect_first: int = Field(0, ge=0, description="never remove the first k decoder layers")
+    protect_last: int = Field(0, ge=0, description="never remove the last k decoder layers")
 
 
 class LayerMerger(Protocol):
@@ -48,9 +72,36 @@ SCORERS: Registry[LayerScorer] = Registry("scorer", "damoc.model.scorers")
 MERGERS: Registry[LayerMerger] = Registry("merger", "damoc.model.mergers")
 
 
-def lowest(scores: Sequence[float], count: int) -> list[int]:
-    """Indices of the ``count`` lowest scores, sorted ascending (ties broken by the lower index)."""
-    order = sorted(range(len(scores)), key=lambda i: (scores[i], i))
+def removable_layers(num_layers: int, num_remove: int, params: ScorerParams) -> range:
+    """The layers a scorer may remove: all but the first ``protect_first`` and last ``protect_last``.
+
+    Raises:
+        ModelError: fewer than ``num_remove`` layers are left unprotected.
+    """
+    allowed = range(params.protect_first, max(params.protect_first, num_layers - params.protect_last))
+    if len(allowed) < num_remove:
+        raise ModelError(
+            f"model.scorer.params protect_first={params.protect_first} and protect_last={params.protect_last} "
+            f"leave {len(allowed)} of {num_layers} layers removable; {num_remove} must be removed "
+            f"(allowed: protect_first + protect_last <= {num_layers - num_remove})"
+        )
+    return allowed
+
+
+def require_loss_batches(name: str, loss_batches: Sequence[dict[str, Any]] | None) -> Sequence[dict[str, Any]]:
+    """``loss_batches``, or a ValueError saying that scorer ``name`` needs the labelled calibration batches."""
+    if loss_batches is None or any("labels" not in b for b in loss_batches):
+        raise ValueError(
+            f"scorer {name!r} needs loss_batches: the calibration examples with labels "
+            "(damoc.model.tolerance.answer_batches)"
+        )
+    return loss_batches
+
+
+def lowest(scores: Sequence[float], count: int, allowed: Sequence[int] | None = None) -> list[int]:
+    """Indices of the ``count`` lowest scores among ``allowed`` (default all), sorted ascending (ties: lower index)."""
+    pool = range(len(scores)) if allowed is None else allowed
+    order = sorted(pool, key=lambda i: (scores[i], i))
     return sorted(order[:count])
 
 

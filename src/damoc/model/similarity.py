@@ -18,8 +18,9 @@ from damoc.progress import ProgressFn, tick
 
 log = logging.getLogger(__name__)
 
-Positions = Literal["all", "last"]
-"""Token positions a similarity averages over: every non-pad token, or each sequence's last one."""
+Positions = Literal["all", "last", "answer"]
+"""Token positions a similarity averages over: every non-pad token, each sequence's last one, or the
+answer-bearing ones (whose next token is labelled, :func:`answer_token_weights`)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,33 @@ def last_token_weights(mask: Any) -> Any:
     last = (mask.long() * index).argmax(dim=-1, keepdim=True)
     weights = torch.zeros(mask.shape, device=mask.device).scatter_(-1, last, 1.0)
     return weights * mask.float()
+
+
+def answer_token_weights(labels: Any) -> Any:
+    """1 at each position whose *next* token is labelled (``labels != -100``), 0 elsewhere.
+
+    The shift is the loss's: the hidden state at ``t`` predicts token ``t + 1``, so these are the
+    states the answer flows through (the last answer token, which predicts nothing, is excluded).
+    """
+    import torch
+
+    from damoc.training.base import IGNORE_INDEX
+
+    weights = torch.zeros(labels.shape, device=labels.device)
+    weights[:, :-1] = (labels[:, 1:] != IGNORE_INDEX).float()
+    return weights
+
+
+def position_weights(batch: dict[str, Any], positions: Positions) -> Any:
+    """``[batch, seq]`` weights of the token positions a similarity averages over."""
+    mask = batch["attention_mask"]
+    if positions == "last":
+        return last_token_weights(mask)
+    if positions == "answer":
+        if "labels" not in batch:
+            raise ValueError("positions='answer' needs batches with labels (damoc.model.tolerance.answer_batches)")
+        return answer_token_weights(batch["labels"]) * mask.float()
+    return mask.float()
 
 
 def similarity_sums(states: Sequence[Any], weights: Any, gap: int) -> tuple[Any, Any]:
@@ -126,7 +154,8 @@ def collect_layer_similarity(
         model: a causal LM of a supported architecture (see ``architectures.json``).
         batches: dicts with ``input_ids`` and ``attention_mask`` tensors on the model's device.
         gaps: layer distances to measure (1 = each layer's input vs its output).
-        positions: ``all`` non-pad tokens, or only each sequence's ``last`` non-pad token.
+        positions: ``all`` non-pad tokens, only each sequence's ``last`` non-pad token, or the
+            ``answer``-bearing tokens (batches then need ``labels``).
         progress: called after each batch.
         total: number of batches, for progress.
 
@@ -138,8 +167,8 @@ def collect_layer_similarity(
     n = len(decoder_layers(model))
     if any(not 1 <= g <= n for g in gaps):
         raise ValueError(f"gaps must be in 1..{n}, got {list(gaps)}")
-    if positions not in ("all", "last"):
-        raise ValueError(f"positions must be 'all' or 'last', got {positions!r}")
+    if positions not in ("all", "last", "answer"):
+        raise ValueError(f"positions must be 'all', 'last' or 'answer', got {positions!r}")
     sums = {g: (torch.zeros(n + 1 - g, dtype=torch.float64), torch.zeros(n + 1 - g, dtype=torch.float64)) for g in gaps}
     tokens, counted = 0, 0
     with _capture_hidden_states(decoder_layers(model)) as states, torch.inference_mode():
@@ -147,7 +176,7 @@ def collect_layer_similarity(
             states.clear()
             mask = batch["attention_mask"]
             decoder_body(model)(input_ids=batch["input_ids"], attention_mask=mask, use_cache=False)
-            weights = last_token_weights(mask) if positions == "last" else mask.float()
+            weights = position_weights(batch, positions)
             for g in gaps:
                 cos, ang = similarity_sums(states, weights, g)
                 sums[g][0].add_(cos)

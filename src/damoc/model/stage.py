@@ -103,6 +103,7 @@ def build_proxy(
     """
     from damoc.candidates.resolve import resolve_candidate
     from damoc.model.base import MERGERS, SCORERS
+    from damoc.model.tolerance import answer_batches
     from damoc.preflight import check_candidate_config
 
     seed, progress = ctx.seed, ctx.progress
@@ -117,12 +118,9 @@ def build_proxy(
     torch.manual_seed(seed)
     model, tokenizer = _load_candidate(resolved, ctx.device, ctx.dtype)
     texts = render_calibration(examples, ctx.prompt, tokenizer)
-    loss_batches = None
-    if cfg.max_loss_increase is not None:
-        from damoc.model.tolerance import answer_batches
-
-        device = next(model.parameters()).device
-        loss_batches = answer_batches(tokenizer, examples, cfg.max_seq_len, cfg.batch_size, ctx.prompt, device)
+    # the prompt-masked examples: the tolerance's loss and the task-aware scorers read them
+    device = next(model.parameters()).device
+    loss_batches = answer_batches(tokenizer, examples, cfg.max_seq_len, cfg.batch_size, ctx.prompt, device)
     facts = _compress(model, tokenizer, texts, cfg, scorer, merger, seed, progress, loss_batches)
     tick(progress, "saving proxy", 0, 1)
     model.save_pretrained(out_dir)
@@ -175,7 +173,7 @@ def _compress(
     batches = tokenize_batches(tokenizer, texts, cfg.max_seq_len, cfg.batch_size, device)
     losses: dict[int, float] = {}
     if loss_batches is None or cfg.max_loss_increase is None:
-        result = scorer.score(model, batches, num_remove, progress)
+        result = scorer.score(model, batches, num_remove, progress, loss_batches)
     else:
         from damoc.model.tolerance import choose_depth
 

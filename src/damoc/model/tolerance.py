@@ -109,14 +109,14 @@ def choose_depth(
     """
     losses = {0: answer_loss(model, loss_batches)}
     limit = (1.0 + tolerance) * losses[0]
-    result = scorer.score(model, score_batches, max_remove, progress)
+    result = scorer.score(model, score_batches, max_remove, progress, loss_batches)
     for k in range(max_remove, 0, -1):
         if k != max_remove:
-            result = scorer.score(model, score_batches, k, None)
+            result = scorer.score(model, score_batches, k, None, loss_batches)
         with skipping(model, result.removed):
             losses[k] = answer_loss(model, loss_batches)
         if losses[k] <= limit:
             log.info("removing %d layers: answer loss %.4f <= %.4f (tolerance %g)", k, losses[k], limit, tolerance)
             return result, losses
         log.info("removing %d layers: answer loss %.4f > %.4f; trying fewer", k, losses[k], limit)
-    return scorer.score(model, score_batches, 0, None), losses
+    return scorer.score(model, score_batches, 0, None, loss_batches), losses

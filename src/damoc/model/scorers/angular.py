@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from damoc.model.base import SCORERS, LayerScores
+from damoc.model.base import SCORERS, LayerScores, ScorerParams, removable_layers
+from damoc.model.layers import decoder_layers
 from damoc.model.similarity import Positions, collect_layer_similarity
 from damoc.progress import ProgressFn
 from damoc.registry import Method
@@ -24,18 +25,31 @@ class AngularBlock(Method):
     over every token instead.
     """
 
+    Params = ScorerParams
+    params: ScorerParams
+
     def score(
-        self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None
+        self,
+        model: Any,
+        batches: Sequence[dict[str, Any]],
+        num_remove: int,
+        progress: ProgressFn | None,
+        loss_batches: Sequence[dict[str, Any]] | None = None,
     ) -> LayerScores:
         """Per-layer last-token angular distances, and the contiguous ``num_remove`` block to remove."""
-        return score_angular(model, batches, num_remove, "last", progress)
+        return score_angular(model, batches, num_remove, "last", self.params, progress)
 
 
-def closest_block(distances: Sequence[float], num_remove: int) -> list[int]:
-    """Layers ``l*..l*+n-1`` where ``distances[l] = d(x^l, x^(l+n))`` is smallest (ties: the shallower block)."""
+def closest_block(distances: Sequence[float], num_remove: int, allowed: range | None = None) -> list[int]:
+    """Layers ``l*..l*+n-1`` where ``distances[l] = d(x^l, x^(l+n))`` is smallest (ties: the shallower block).
+
+    ``allowed`` (default: every layer) holds the removable layers; a block must lie inside it.
+    """
     if num_remove == 0:
         return []
-    start = min(range(len(distances)), key=lambda i: (distances[i], i))
+    lo, hi = (0, len(distances) + num_remove - 1) if allowed is None else (allowed.start, allowed.stop)
+    starts = range(lo, min(hi - num_remove + 1, len(distances)))
+    start = min(starts, key=lambda i: (distances[i], i))
     return list(range(start, start + num_remove))
 
 
@@ -44,12 +58,14 @@ def score_angular(
     batches: Sequence[dict[str, Any]],
     num_remove: int,
     positions: Positions,
+    params: ScorerParams,
     progress: ProgressFn | None,
 ) -> LayerScores:
-    """Angular distances over ``positions``: one-layer gaps as scores, the closest ``num_remove`` block removed."""
+    """Angular distances over ``positions``: one-layer gaps as scores, the closest unprotected ``num_remove`` block removed."""
+    allowed = removable_layers(len(decoder_layers(model)), num_remove, params)  # fail before the passes
     gaps = sorted({1, num_remove}) if num_remove > 0 else [1]
     sims = collect_layer_similarity(
         model, batches, gaps=gaps, positions=positions, progress=progress, total=len(batches)
     )
-    removed = closest_block(sims[num_remove].angular, num_remove) if num_remove > 0 else []
+    removed = closest_block(sims[num_remove].angular, num_remove, allowed) if num_remove > 0 else []
     return LayerScores(scores=sims[1].angular, removed=removed, tokens=sims[1].tokens)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from damoc.model.base import SCORERS, LayerScores
+from damoc.model.base import SCORERS, LayerScores, ScorerParams
 from damoc.model.scorers.angular import score_angular
 from damoc.progress import ProgressFn
 from damoc.registry import Method
@@ -19,8 +19,16 @@ class AngularAllTokens(Method):
     over every non-pad token, as ShortGPT's Block Influence does, and was damoc's ``angular`` before.
     """
 
+    Params = ScorerParams
+    params: ScorerParams
+
     def score(
-        self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None
+        self,
+        model: Any,
+        batches: Sequence[dict[str, Any]],
+        num_remove: int,
+        progress: ProgressFn | None,
+        loss_batches: Sequence[dict[str, Any]] | None = None,
     ) -> LayerScores:
         """Per-layer all-token angular distances, and the contiguous ``num_remove`` block to remove."""
-        return score_angular(model, batches, num_remove, "all", progress)
+        return score_angular(model, batches, num_remove, "all", self.params, progress)

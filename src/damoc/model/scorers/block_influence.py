@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from damoc.model.base import SCORERS, LayerScores, lowest
-from damoc.model.similarity import collect_layer_similarity
+from damoc.model.base import SCORERS, LayerScores, ScorerParams, lowest, removable_layers
+from damoc.model.layers import decoder_layers
+from damoc.model.similarity import Positions, collect_layer_similarity
 from damoc.progress import ProgressFn
 from damoc.registry import Method
 
@@ -20,10 +21,33 @@ class BlockInfluence(Method):
     output points the same way as its input changes little and is removed first.
     """
 
+    Params = ScorerParams
+    params: ScorerParams
+
     def score(
-        self, model: Any, batches: Sequence[dict[str, Any]], num_remove: int, progress: ProgressFn | None
+        self,
+        model: Any,
+        batches: Sequence[dict[str, Any]],
+        num_remove: int,
+        progress: ProgressFn | None,
+        loss_batches: Sequence[dict[str, Any]] | None = None,
     ) -> LayerScores:
         """Block influence of every layer; the ``num_remove`` least influential are removed."""
-        sim = collect_layer_similarity(model, batches, gaps=(1,), progress=progress, total=len(batches))[1]
-        scores = [1.0 - c for c in sim.cosine]
-        return LayerScores(scores=scores, removed=lowest(scores, num_remove), tokens=sim.tokens)
+        return score_block_influence(model, batches, num_remove, "all", self.params, progress)
+
+
+def score_block_influence(
+    model: Any,
+    batches: Sequence[dict[str, Any]],
+    num_remove: int,
+    positions: Positions,
+    params: ScorerParams,
+    progress: ProgressFn | None,
+) -> LayerScores:
+    """``1 - mean cos`` over ``positions`` for every layer; the ``num_remove`` lowest unprotected ones removed."""
+    allowed = removable_layers(len(decoder_layers(model)), num_remove, params)  # fail before the passes
+    sim = collect_layer_similarity(
+        model, batches, gaps=(1,), positions=positions, progress=progress, total=len(batches)
+    )[1]
+    scores = [1.0 - c for c in sim.cosine]
+    return LayerScores(scores=scores, removed=lowest(scores, num_remove, allowed), tokens=sim.tokens)

@@ -1,0 +1,111 @@
+"""``perplexity_drop``: greedy removal of the layer whose absence raises the task's answer loss least (SLEB).
+
+Each step skips every candidate layer (or block) in turn on top of those already removed, measures
+the mean answer-token loss on the calibration sample (:func:`damoc.model.tolerance.answer_loss`: the
+decoder runs once per batch and the output head only at answer positions) and removes the cheapest.
+Removing ``k`` of ``L`` layers costs about ``k * L`` passes over the calibration sample.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import Field
+
+from damoc.model.base import SCORERS, LayerScores, ScorerParams, removable_layers, require_loss_batches
+from damoc.model.layers import decoder_layers
+from damoc.model.tolerance import answer_loss, skipping
+from damoc.progress import ProgressFn, tick
+from damoc.registry import Method
+
+log = logging.getLogger(__name__)
+
+
+class PerplexityDropParams(ScorerParams):
+    """Params of ``perplexity_drop``."""
+
+    block_size: int = Field(1, ge=1, description="adjacent layers removed per greedy step (1: single layers, as SLEB)")
+
+
+@SCORERS.register("perplexity_drop")
+class PerplexityDrop(Method):
+    """Greedy: remove the layer (or block) whose removal raises the calibration answer loss least, until k are gone (SLEB, Song et al. 2024, arXiv 2402.09025).
+
+    SLEB eliminates one transformer block per step by the lowest perplexity of the model without it
+    on generic text; here the loss is the one fine-tuning minimises, on the task's calibration
+    examples (prompt masked, answer + EOS). With ``block_size = b`` a step removes ``b`` layers
+    adjacent in the model as it stands (the last step fewer if ``b`` does not divide ``k``).
+
+    ``scores[i]`` is the rise of the mean answer-token loss (nats per token) caused by removing
+    layer ``i`` on top of the layers removed before it: for a removed layer, measured at the step that
+    picked it; for a kept layer, at the last step (with ``k = 0``, one step of single layers). With
+    blocks, a layer gets the smallest rise of the candidate blocks containing it. Lower = less
+    important, like every scorer; protected layers are measured too but never picked.
+    """
+
+    Params = PerplexityDropParams
+    params: PerplexityDropParams
+
+    def score(
+        self,
+        model: Any,
+        batches: Sequence[dict[str, Any]],
+        num_remove: int,
+        progress: ProgressFn | None,
+        loss_batches: Sequence[dict[str, Any]] | None = None,
+    ) -> LayerScores:
+        """Greedy answer-loss removal over ``loss_batches``; ``batches`` (unlabelled) are not used."""
+        labelled = require_loss_batches(self.name, loss_batches)
+        allowed = removable_layers(len(decoder_layers(model)), num_remove, self.params)
+        return remove_greedily(model, labelled, num_remove, self.params.block_size, allowed, progress)
+
+
+def step_sizes(num_remove: int, block_size: int) -> list[int]:
+    """Layers removed at each greedy step (``[1]``, one scoring-only step, when nothing is removed)."""
+    if num_remove == 0:
+        return [1]
+    return [min(block_size, num_remove - done) for done in range(0, num_remove, block_size)]
+
+
+def candidate_blocks(present: Sequence[int], size: int) -> list[tuple[int, ...]]:
+    """Every run of ``size`` layers adjacent among ``present``, leaving at least one layer."""
+    if len(present) <= size:
+        return []
+    return [tuple(present[j : j + size]) for j in range(len(present) - size + 1)]
+
+
+def remove_greedily(
+    model: Any,
+    batches: Sequence[dict[str, Any]],
+    num_remove: int,
+    block_size: int,
+    allowed: range,
+    progress: ProgressFn | None,
+) -> LayerScores:
+    """The greedy loop of :class:`PerplexityDrop` on labelled ``batches``; only ``allowed`` layers are picked."""
+    num_layers = len(decoder_layers(model))
+    sizes = step_sizes(num_remove, block_size)
+    total = sum(len(candidate_blocks(range(num_layers - sum(sizes[:s])), n)) for s, n in enumerate(sizes))
+    scores = [0.0] * num_layers
+    removed: list[int] = []
+    done = 0
+    base = answer_loss(model, batches)
+    for size in sizes:
+        present = [i for i in range(num_layers) if i not in set(removed)]
+        losses: dict[tuple[int, ...], float] = {}
+        for block in candidate_blocks(present, size):
+            with skipping(model, sorted([*removed, *block])):
+                losses[block] = answer_loss(model, batches)
+            done += 1
+            tick(progress, "scoring layers", done, total)
+        for i in present:
+            scores[i] = min((loss - base for b, loss in losses.items() if i in b), default=scores[i])
+        if len(removed) < num_remove:
+            pick = min((b for b in losses if all(i in allowed for i in b)), key=lambda b: (losses[b], b))
+            log.debug("removing layers %s: answer loss %.4f -> %.4f", list(pick), base, losses[pick])
+            removed += pick
+            base = losses[pick]
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    return LayerScores(scores=scores, removed=sorted(removed), tokens=tokens)
