@@ -80,3 +80,21 @@ def test_unknown_method_and_bad_params_are_config_errors(mc_files: tuple[Path, P
     bad = _data([MethodSpec(method="random", params={"keep_ratio": 2})])
     with pytest.raises(ConfigError, match=r"data\.steps\.0\.params: keep_ratio"):
         compress_dataset(_task(mc_files), bad, tmp_path)
+
+
+def test_a_filters_record_reaches_the_data_report(tmp_path: Path) -> None:
+    rows = [
+        {"id": f"q{i}", "question": f"Which number is the {i}th one here?", "choices": ["1", "2", "3"], "answer": 0}
+        for i in range(6)
+    ]
+    rows[1]["choices"] = ["same", "Same", "other"]  # duplicate choices
+    rows[4]["question"] = "Hi?"  # shorter than min_prompt_chars
+    train, evals = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    evals.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]), encoding="utf-8")
+    steps = [MethodSpec(method="rules", params={"leak_min_chars": 50})]
+    report = compress_dataset(_task((train, evals)), _data(steps, calib=2), tmp_path / "out", StageContext(seed=0))
+    step = report.steps[0]
+    assert step.kept == 4 and sum(step.dropped.values()) == 2
+    saved = DataReport.model_validate(json.loads((tmp_path / "out" / "data.json").read_text()))
+    assert saved.steps[0].dropped == step.dropped

@@ -55,6 +55,34 @@ def test_every_filter_keeps_a_valid_seeded_subset(name: str, tiny_model_dirs: di
 
 
 @pytest.mark.parametrize("name", FILTERS)
+def test_every_filter_handles_empty_and_tiny_inputs(name: str, tiny_model_dirs: dict[str, Path]) -> None:
+    method = registry("filter").build(name, _params(name, tiny_model_dirs["llama"]))
+    ctx = StageContext(seed=1, device="cpu")
+    assert method.select([], ctx) == []
+    for n in (1, 2):
+        examples = _examples(n)
+        kept = method.select(examples, ctx)
+        assert len(set(kept)) == len(kept) <= keep_count(n, 0.5) and all(0 <= i < n for i in kept)
+        assert method.select(examples, ctx) == kept
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_every_filter_records_a_score_per_example_if_it_records_one(
+    name: str, tiny_model_dirs: dict[str, Path]
+) -> None:
+    from damoc.data.base import filter_record
+
+    examples = _examples(8)
+    method = registry("filter").build(name, _params(name, tiny_model_dirs["llama"]))
+    method.select(examples, StageContext(seed=1, device="cpu"))
+    record = filter_record(method)
+    if record is not None and record.score_name:
+        assert len(record.scores) == len(examples)
+    if record is not None:
+        assert all(0 <= i < len(examples) for i in record.reasons)
+
+
+@pytest.mark.parametrize("name", FILTERS)
 def test_every_filter_documents_its_params(name: str) -> None:
     cls = registry("filter").get(name)
     assert cls.Params.model_config.get("frozen") and cls.Params.model_config.get("extra") == "forbid"
@@ -181,14 +209,14 @@ def test_ifd_pool_scores_only_a_seeded_sample_and_picks_its_best(tiny_model_dirs
     pool = scored_pool(len(examples), 4, 2.0, seed=3)
     assert len(pool) == 8 and pool == sorted(set(pool)) and pool == scored_pool(24, 4, 2.0, seed=3)
     assert scored_pool(24, 4, 6.0, seed=3) == scored_pool(24, 4, None, seed=3) == list(range(24))
-    kept = (
-        registry("filter")
-        .build("ifd", {"keep_ratio": 4 / 24, "reference_model": tiny, "pool": 2})
-        .select(examples, ctx)
-    )
+    method = registry("filter").build("ifd", {"keep_ratio": 4 / 24, "reference_model": tiny, "pool": 2})
+    kept = method.select(examples, ctx)
     scores = compute_ifd([examples[i] for i in pool], tiny, 256, 16, ctx, "ppl_ratio")
     assert set(kept) <= set(pool)
     assert kept == sorted(pool[i] for i in select_by_ifd(scores, 4))
+    record = method.record
+    assert record is not None and len(record.scores) == 24
+    assert all(record.scores[i] is None for i in range(24) if i not in pool)
 
 
 def test_ifd_default_is_ppl_ratio() -> None:

@@ -2,11 +2,13 @@
 
 A *filter* returns the indices of the training examples to keep; a *compressor* returns rewritten
 examples (shorter prompts, LLM rewrites). Both receive the run's :class:`damoc.context.StageContext`.
-Each method registers in :data:`FILTERS` or :data:`COMPRESSORS`.
+Each method registers in :data:`FILTERS` or :data:`COMPRESSORS`. A filter that measures something per
+example leaves it in a :class:`FilterRecord` (read with :func:`filter_record`) for the data report.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from damoc.context import StageContext
@@ -34,6 +36,31 @@ class Compressor(Protocol):
     def compress(self, examples: list[Example], ctx: StageContext) -> list[Example]:
         """The rewritten examples (may be fewer than given)."""
         ...
+
+
+@dataclass(frozen=True)
+class FilterRecord:
+    """What a filter measured in its last ``select``: a score per input example and why examples went.
+
+    A filter sets it as ``self.record``; the data report reads it with :func:`filter_record`.
+
+    Attributes:
+        score_name: what ``scores`` holds (``"perplexity"``, ``"ifd"``, ``"max_cosine"``, ``"cluster"``...).
+        scores: one value per input example, in input order; None where the example was not scored.
+        dropped: how many examples each reason dropped (a rule name, ``"duplicate"``, ``"keep_ratio"``).
+        reasons: input index -> the reason it was dropped, for every dropped example a reason names.
+    """
+
+    score_name: str = ""
+    scores: list[float | None] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    reasons: dict[int, str] = field(default_factory=dict)
+
+
+def filter_record(method: object) -> FilterRecord | None:
+    """The :class:`FilterRecord` a filter left in its last ``select``; None when it records nothing."""
+    record = getattr(method, "record", None)
+    return record if isinstance(record, FilterRecord) else None
 
 
 FILTERS: Registry[Filter] = Registry("filter", "damoc.data.filters")

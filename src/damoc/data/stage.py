@@ -102,7 +102,7 @@ def run_step(
     index: int, spec: MethodSpec, examples: list[Example], ctx: StageContext
 ) -> tuple[list[Example], StepReport]:
     """Build and run one filter or compressor; a step that leaves no example is a DataError."""
-    from damoc.data.base import COMPRESSORS, FILTERS, Compressor, Filter
+    from damoc.data.base import COMPRESSORS, FILTERS, Compressor, Filter, filter_record
 
     where = f"data.steps.{index}"
     kind = step_kind(spec.method, where)
@@ -122,6 +122,7 @@ def run_step(
     seconds = round(time.perf_counter() - start, 3)
     log.info("%s (%s): %d -> %d examples in %.1f s", where, spec.method, len(examples), len(out), seconds)
     params = method.params.model_dump(mode="json")
+    record = filter_record(method) if kind == "filter" else None
     report = StepReport(
         method=spec.method,
         kind=kind,
@@ -130,6 +131,11 @@ def run_step(
         kept=len(out),
         characters_after=count_characters(out, ctx.prompt),
         seconds=seconds,
+        score_name=record.score_name if record else None,
+        example_scores={ex.id: v for ex, v in zip(examples, record.scores, strict=True)}
+        if record and record.scores
+        else {},
+        dropped=dict(record.dropped) if record else {},
     )
     return out, report
 

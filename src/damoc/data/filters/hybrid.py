@@ -37,6 +37,8 @@ class HybridFilter(Method):
         from damoc.data.likelihood import compute_ifd
 
         p = self.params
+        if not examples:
+            return []
         vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
         labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
         scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx)

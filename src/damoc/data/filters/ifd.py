@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, StageContext, keep_count
+from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
 from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
@@ -53,16 +53,23 @@ class IfdFilter(Method):
         )
 
     params: Params
+    record: FilterRecord | None = None
 
     def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Indices of the highest-IFD examples among those with IFD < 1 (within the pool, if set)."""
         from damoc.data.likelihood import compute_ifd
 
         p = self.params
+        if not examples:
+            return []
         k = keep_count(len(examples), p.keep_ratio)
         pool = scored_pool(len(examples), k, p.pool, ctx.seed)
         scores = compute_ifd([examples[i] for i in pool], p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         keep = sorted(pool[i] for i in select_by_ifd(scores, k))
+        per_example: list[float | None] = [None] * len(examples)
+        for i, v in zip(pool, scores.tolist(), strict=True):
+            per_example[i] = v if np.isfinite(v) else None
+        self.record = FilterRecord(score_name=f"ifd_{p.score}", scores=per_example)
         log.info(
             "ifd (%s): %d of %d scored examples (of %d) have IFD < 1; kept %d (asked %d)",
             p.score,

@@ -34,6 +34,8 @@ class KCenterFilter(Method):
         """Indices of a greedy k-center core-set of the example embeddings."""
         from damoc.data.embeddings import embed_examples
 
+        if not examples:
+            return []
         vectors = embed_examples(examples, self.params.embedding_model, self.params.batch_size, ctx)
         k = keep_count(len(examples), self.params.keep_ratio)
         return sorted(greedy_k_center(vectors, k, start=random.Random(ctx.seed).randrange(len(examples))))

@@ -24,3 +24,13 @@ class RandomFilter(Method):
         """Seeded uniform sample of ``keep_ratio * len(examples)`` indices."""
         k = keep_count(len(examples), self.params.keep_ratio)
         return sorted(_random.Random(ctx.seed).sample(range(len(examples)), k))
+
+
+def seeded_subset(indices: list[int], k: int, seed: int) -> list[int]:
+    """A seeded uniform sample of ``k`` of ``indices``, sorted (all of them when ``k`` is at least their count).
+
+    The dedup and rule filters use it to honour ``keep_ratio`` as a cap on what their thresholds keep.
+    """
+    if k >= len(indices):
+        return sorted(indices)
+    return sorted(_random.Random(seed).sample(indices, k))

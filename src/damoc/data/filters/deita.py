@@ -1,0 +1,70 @@
+"""``deita``: score-first, diversity-aware selection (DEITA's Repr Filter with IFD as the quality score)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from pydantic import Field
+
+from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.filters.embedding_dedup import admit_diverse
+from damoc.data.likelihood import IfdScore
+from damoc.registry import Method, ReferenceModelParams
+from damoc.tasks.example import Example
+
+log = logging.getLogger(__name__)
+
+
+@FILTERS.register("deita")
+class DeitaFilter(Method):
+    """Admit examples in quality order unless too close to one already kept (DEITA; Liu et al. 2024, arXiv 2312.15685).
+
+    DEITA sorts the pool by a quality score and walks down it, adding an example only when its
+    embedding's cosine similarity to its nearest already-selected neighbour is below ``threshold``,
+    until the budget (``keep_ratio`` of the set) is full. DEITA's score is its trained complexity x
+    quality scorers; damoc uses IFD from the ``ifd`` filter instead (no extra model): the quality order
+    is descending IFD among the examples with IFD < 1, and those with IFD >= 1 are never admitted.
+    Fewer are kept when too few examples are both helpful and diverse. Score: IFD.
+    """
+
+    class Params(ReferenceModelParams):
+        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+        threshold: float = Field(
+            0.9, gt=-1, le=1, description="an example is admitted only below this cosine similarity to every kept one"
+        )
+        score: IfdScore = Field("ppl_ratio", description="IFD form used as the quality score (see the ifd filter)")
+        embedding_model: str = Field(
+            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
+        )
+
+    params: Params
+    record: FilterRecord | None = None
+
+    def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
+        """Indices admitted in descending IFD (< 1) order whose embeddings stay below ``threshold`` similarity."""
+        from damoc.data.embeddings import embed_examples
+        from damoc.data.likelihood import compute_ifd
+
+        p = self.params
+        if not examples:
+            self.record = FilterRecord("ifd")
+            return []
+        scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
+        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
+        kept = select_deita(scores, vectors, keep_count(len(examples), p.keep_ratio), p.threshold)
+        self.record = FilterRecord("ifd", [float(s) if np.isfinite(s) else None for s in scores])
+        log.info("deita: kept %d of %d (asked %d)", len(kept), len(examples), keep_count(len(examples), p.keep_ratio))
+        return kept
+
+
+def quality_order(scores: np.ndarray) -> list[int]:
+    """Indices with finite IFD below 1, highest IFD first (ties: lower index first), as ``select_by_ifd`` ranks."""
+    valid = np.flatnonzero(np.isfinite(scores) & (scores < 1.0))
+    return [int(i) for i in valid[np.argsort(-scores[valid], kind="stable")]]
+
+
+def select_deita(scores: np.ndarray, vectors: np.ndarray, k: int, threshold: float) -> list[int]:
+    """Up to ``k`` indices admitted by :func:`admit_diverse` along :func:`quality_order`, sorted."""
+    kept, _ = admit_diverse(vectors, quality_order(scores), threshold, limit=k)
+    return sorted(kept)

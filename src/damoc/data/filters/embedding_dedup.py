@@ -1,0 +1,107 @@
+"""``embedding_dedup``: semantic near-duplicate removal by a cosine threshold on sentence embeddings."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from pydantic import Field
+
+from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.filters.random import seeded_subset
+from damoc.registry import Method, MethodParams
+from damoc.tasks.example import Example
+
+log = logging.getLogger(__name__)
+
+_BLOCK = 512  # rows compared per matrix product: exact, and bounded memory for large sets
+
+
+@FILTERS.register("embedding_dedup")
+class EmbeddingDedupFilter(Method):
+    """Drop an example whose embedding is within a cosine threshold of an earlier kept one (SemDeDup; Abbas et al. 2023, arXiv 2303.09540).
+
+    Context and question are embedded with the MiniLM sentence encoder (as ``k_center``); in data
+    order an example is kept when its cosine similarity to every example kept before it is below
+    ``threshold``. SemDeDup compares within k-means clusters to save time; damoc compares with all
+    kept examples, exactly, in blocks. The threshold decides what goes; ``keep_ratio`` then caps what
+    is left (a seeded uniform sample of the survivors; 1.0: no cap). Score: each example's largest
+    cosine similarity to the examples kept before it (-1 for the first).
+    """
+
+    class Params(MethodParams):
+        keep_ratio: float = Field(1.0, gt=0, le=1, description="cap: at most this fraction of the set is kept")
+        threshold: float = Field(
+            0.95, gt=-1, le=1, description="cosine similarity at or above which an example is a duplicate"
+        )
+        embedding_model: str = Field(
+            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
+        )
+        batch_size: int = Field(64, gt=0, description="texts per encoder forward pass")
+
+    params: Params
+    record: FilterRecord | None = None
+
+    def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
+        """Indices of the examples no earlier kept example duplicates, capped at ``keep_ratio``."""
+        from damoc.data.embeddings import embed_examples
+
+        p = self.params
+        if not examples:
+            self.record = FilterRecord("max_cosine")
+            return []
+        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
+        unique, max_sim = admit_diverse(vectors, list(range(len(examples))), p.threshold)
+        kept = seeded_subset(unique, keep_count(len(examples), p.keep_ratio), ctx.seed)
+        self.record = dedup_record("max_cosine", max_sim.tolist(), unique, kept, len(examples))
+        log.info(
+            "embedding_dedup: %d of %d unique at cosine < %g; kept %d",
+            len(unique),
+            len(examples),
+            p.threshold,
+            len(kept),
+        )
+        return kept
+
+
+def admit_diverse(
+    vectors: np.ndarray, order: list[int], threshold: float, limit: int | None = None
+) -> tuple[list[int], np.ndarray]:
+    """Greedy admission: in ``order``, admit a row whose cosine similarity to every admitted row is below ``threshold``.
+
+    Rows must be L2-normalised. Stops once ``limit`` rows are admitted (None: no limit).
+
+    Returns:
+        The admitted row indices in admission order, and per row its largest similarity to the rows
+        admitted before its turn (-1 when none was; NaN for rows never reached).
+    """
+    x = np.asarray(vectors, dtype=np.float64)
+    kept: list[int] = []
+    max_sim = np.full(len(x), np.nan)
+    limit = len(order) if limit is None else limit
+    for lo in range(0, len(order), _BLOCK):
+        if len(kept) >= limit:
+            break
+        block = np.asarray(order[lo : lo + _BLOCK], dtype=np.int64)
+        prior = (x[block] @ x[kept].T).max(axis=1) if kept else np.full(len(block), -1.0)
+        inner = x[block] @ x[block].T
+        admitted: list[int] = []  # positions within the block
+        for j, row in enumerate(block.tolist()):
+            if len(kept) >= limit:
+                break
+            sim = max(float(prior[j]), float(inner[j, admitted].max()) if admitted else -1.0)
+            max_sim[row] = sim
+            if sim < threshold:
+                admitted.append(j)
+                kept.append(row)
+    return kept, max_sim
+
+
+def dedup_record(score_name: str, scores: list[float], unique: list[int], kept: list[int], n: int) -> FilterRecord:
+    """The record of a threshold filter capped by ``keep_ratio``: dropped as duplicates, then by the cap."""
+    unique_set, kept_set = set(unique), set(kept)
+    reasons = {i: "duplicate" for i in range(n) if i not in unique_set}
+    reasons |= {i: "keep_ratio" for i in unique if i not in kept_set}
+    dropped = {"duplicate": n - len(unique), "keep_ratio": len(unique) - len(kept)}
+    clean = [None if np.isnan(s) else float(s) for s in scores]
+    return FilterRecord(score_name, clean, dropped, reasons)

@@ -1,0 +1,101 @@
+"""``rules``: rule-based quality heuristics (length bounds, answer leakage, malformed or duplicate choices)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from typing import Literal
+
+from pydantic import Field
+
+from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.filters.random import seeded_subset
+from damoc.registry import Method, MethodParams
+from damoc.tasks.example import Example
+
+log = logging.getLogger(__name__)
+
+Rule = Literal["malformed_choices", "duplicate_choices", "too_short", "too_long", "answer_leak"]
+"""The checks, in the order they are applied; an example is counted under the first it fails."""
+RULES: tuple[Rule, ...] = ("malformed_choices", "duplicate_choices", "too_short", "too_long", "answer_leak")
+
+
+@FILTERS.register("rules")
+class RulesFilter(Method):
+    """Drop examples that fail simple rule heuristics (rule-based quality filters; Rae et al. 2021, arXiv 2112.11446).
+
+    In order, an example is dropped as ``malformed_choices`` (a multiple-choice example with fewer than
+    two choices, an empty choice or an answer index out of range; a QA example with an empty answer),
+    ``duplicate_choices`` (two choices equal up to case and whitespace), ``too_short`` or ``too_long``
+    (question plus context characters outside ``[min_prompt_chars, max_prompt_chars]``) or
+    ``answer_leak`` (the correct answer, at least ``leak_min_chars`` long, appears in the question as
+    whole words, ignoring case, while no other choice does: the question gives the answer away; the
+    context is not checked, since reading comprehension answers come from it). Each rule's count of
+    drops (under the first rule an example fails) is logged and recorded. ``keep_ratio`` then caps what
+    passes (a seeded uniform sample; 1.0: no cap).
+    """
+
+    class Params(MethodParams):
+        keep_ratio: float = Field(1.0, gt=0, le=1, description="cap: at most this fraction of the set is kept")
+        checks: tuple[Rule, ...] = Field(RULES, min_length=1, description=f"rules applied, of {', '.join(RULES)}")
+        min_prompt_chars: int = Field(10, ge=0, description="fewest characters of question plus context")
+        max_prompt_chars: int = Field(20_000, gt=0, description="most characters of question plus context")
+        leak_min_chars: int = Field(3, gt=0, description="shortest answer text checked for leakage into the question")
+
+    params: Params
+    record: FilterRecord | None = None
+
+    def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
+        """Indices of the examples that pass every rule in ``checks``, capped at ``keep_ratio``."""
+        reasons: dict[int, str] = {
+            i: r for i, ex in enumerate(examples) if (r := failed_rule(ex, self.params)) is not None
+        }
+        passed = [i for i in range(len(examples)) if i not in reasons]
+        kept = seeded_subset(passed, keep_count(len(examples), self.params.keep_ratio), ctx.seed)
+        reasons |= {i: "keep_ratio" for i in sorted(set(passed) - set(kept))}
+        dropped = {rule: 0 for rule in (*self.params.checks, "keep_ratio")} | Counter(reasons.values())
+        self.record = FilterRecord("", [], dict(dropped), reasons)
+        log.info("rules: kept %d of %d; dropped %s", len(kept), len(examples), dropped)
+        return kept
+
+
+def failed_rule(ex: Example, p: RulesFilter.Params) -> Rule | None:
+    """The first rule of ``p.checks`` (in :data:`RULES` order) that ``ex`` fails, or None."""
+    prompt_chars = len(ex.question) + len(ex.context or "")
+    failed: dict[Rule, bool] = {
+        "malformed_choices": malformed(ex),
+        "duplicate_choices": not malformed(ex) and has_duplicate_choices(ex),
+        "too_short": prompt_chars < p.min_prompt_chars,
+        "too_long": prompt_chars > p.max_prompt_chars,
+        "answer_leak": not malformed(ex) and leaks_answer(ex, p.leak_min_chars),
+    }
+    return next((rule for rule in RULES if rule in p.checks and failed[rule]), None)
+
+
+def malformed(ex: Example) -> bool:
+    """Fewer than two choices, an empty choice or an out-of-range answer index; an empty QA answer."""
+    if ex.choices is None:
+        return isinstance(ex.answer, int) or not str(ex.answer).strip()
+    bad_answer = not isinstance(ex.answer, int) or not 0 <= ex.answer < len(ex.choices)
+    return len(ex.choices) < 2 or bad_answer or any(not c.strip() for c in ex.choices)
+
+
+def has_duplicate_choices(ex: Example) -> bool:
+    """Two choices equal after case folding and whitespace collapsing."""
+    norm = [" ".join(c.split()).casefold() for c in ex.choices or ()]
+    return len(set(norm)) < len(norm)
+
+
+def leaks_answer(ex: Example, min_chars: int) -> bool:
+    """The correct answer appears in the question as whole words (any case) and no other choice does."""
+    answer = ex.choices[ex.answer] if ex.choices is not None and isinstance(ex.answer, int) else str(ex.answer)
+    others = [c for i, c in enumerate(ex.choices or ()) if i != ex.answer]
+    return (
+        len(answer.strip()) >= min_chars and _in(answer, ex.question) and not any(_in(c, ex.question) for c in others)
+    )
+
+
+def _in(text: str, question: str) -> bool:
+    text = text.strip()
+    return bool(text) and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", question, re.IGNORECASE) is not None
