@@ -23,6 +23,7 @@ TYPED_REGISTRIES = {
     "merger": ("damoc.model.base", "MERGERS"),
     "metric": ("damoc.evaluation.metrics.base", "METRICS"),
     "baseline": ("damoc.selection.baselines.base", "BASELINES"),
+    "prescreen": ("damoc.selection.prescreens.base", "PRESCREENS"),
     "executor": ("damoc.executors.base", "EXECUTORS"),
 }
 

@@ -125,6 +125,33 @@ class RunLayout:
     def subset_tuning_train_report(self, name: str) -> Path:
         return self.subset_tuning_dir(name) / "adapter" / reports.TRAIN_REPORT
 
+    def ats_subset_dir(self, name: str, size: int) -> Path:
+        """The ``ats`` baseline's run on the first ``size`` examples of its seeded shuffle."""
+        return self.candidate_dir(name) / "ats_subsets" / str(size)
+
+    def ats_dir(self, name: str) -> Path:
+        return self.candidate_dir(name) / "ats"
+
+    def ats_report(self, name: str) -> Path:
+        return self.ats_dir(name) / reports.ATS_REPORT
+
+    # selection.prescreen and selection.strategy: successive_halving
+    def prescreen_dir(self, name: str) -> Path:
+        """The zero-cost pre-screen's score of one full candidate."""
+        return self.root / "prescreen" / name
+
+    @property
+    def prescreen_summary(self) -> Path:
+        return self.root / "prescreen" / "summary.json"
+
+    def halving_round_dir(self, k: int) -> Path:
+        """Round ``k`` of successive halving: a run folder of its own (data and proxies linked in)."""
+        return self.root / "halving" / f"round_{k}"
+
+    @property
+    def halving_summary(self) -> Path:
+        return self.root / "halving" / "summary.json"
+
     def check(self) -> None:
         """Refuse a run_dir that exists but is not a folder."""
         if self.root.exists() and not self.root.is_dir():

@@ -214,15 +214,36 @@ class EvaluationConfig(_Frozen):
     )
 
 
+class PrescreenConfig(_Frozen):
+    """A zero-cost pre-screen: rank the full candidates from one forward pass, keep the top ``keep``."""
+
+    method: str = Field(description="registered pre-screen: perplexity, zero_shot or logme (damoc ls prescreen)")
+    keep: int = Field(gt=0, description="candidates kept (plus any tied with the last kept); the rest are screened out")
+    num_samples: int = Field(64, gt=0, description="seeded sample of training examples scored by each candidate")
+
+
 class SelectionConfig(_Frozen):
     """Stage 5: ranking and baselines."""
 
     rank_by: str = Field("acc", description="metric that orders the candidates (higher is better)")
     baselines: list[str] = Field(default_factory=list)
+    baseline_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="params per listed baseline, e.g. {ats: {k: 3, delta: 5.0}}"
+    )
     cluster_by: Literal["question", "context", "none"] = Field(
         "question", description="eval examples sharing this text are resampled together for the 95% intervals"
     )
     bootstrap_seed: int = Field(0, description="seed of the bootstrap resampling behind the intervals")
+    prescreen: PrescreenConfig | None = Field(None, description="zero-cost pre-screen before any proxy is built")
+    strategy: Literal["all", "successive_halving"] = Field(
+        "all", description="all: every proxy trained for training.max_steps; successive_halving: rounds (damoc.halving)"
+    )
+    halving_min_steps: int | None = Field(
+        None, gt=0, description="successive_halving: steps of round 0; None: training.max_steps // 2**ceil(log2(n))"
+    )
+    halving_budget: float = Field(
+        1.0, gt=0, description="successive_halving: most training compute spent, as a fraction of what 'all' spends"
+    )
 
 
 class ExecutorConfig(_Frozen):

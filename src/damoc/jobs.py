@@ -36,6 +36,7 @@ class Hashes:
     eval: str
     zero_shot: str
     subset: str
+    ats: str = ""
 
 
 def stage_hashes(cfg: RunConfig, name: str) -> Hashes:
@@ -48,7 +49,26 @@ def stage_hashes(cfg: RunConfig, name: str) -> Hashes:
     zero_shot = section_hash("zero_shot", data, spec, cfg.evaluation, cfg.metrics())
     # the subset's size and steps follow the proxy's training (train hash covers model and data)
     subset = section_hash("subset_tuning", train, cfg.task, cfg.evaluation, cfg.metrics())
-    return Hashes(data, model, train, evaluation, zero_shot, subset)
+    # the ats budget follows the proxy's training too; its subsets have their own hashes (ats_subset_hash)
+    ats = section_hash("ats", train, cfg.evaluation.max_seq_len, _ats_stage_params(cfg))
+    return Hashes(data, model, train, evaluation, zero_shot, subset, ats=ats)
+
+
+def _ats_stage_params(cfg: RunConfig) -> dict[str, Any]:
+    """The ats params that shape its training (k and delta only shape the fit, at rank time)."""
+    from damoc.training.ats import ats_params
+
+    return ats_params(cfg).model_dump(include={"min_examples", "compute_ratio"})
+
+
+def ats_subset_hash(cfg: RunConfig, h: Hashes, spec: CandidateSpec, size: int) -> str:
+    """Hash of one ats subset: the first ``size`` examples of the seeded shuffle, tuned and scored.
+
+    It does not depend on the proxy, so a subset a new budget still uses is not redone.
+    """
+    from damoc.training.ats import subset_recipe
+
+    return section_hash("ats_subset", h.data, spec, subset_recipe(cfg.training), cfg.evaluation.max_seq_len, size)
 
 
 def data_hash(cfg: RunConfig) -> str:
@@ -120,6 +140,8 @@ def run_candidate(job: CandidateJob, on_event: EventFn | None = None) -> None:
             _zero_shot_stage(work)
         if "subset_tuning" in cfg.selection.baselines:
             _subset_tuning_stage(work)
+        if "ats" in cfg.selection.baselines:
+            _ats_stage(work)
 
 
 def _check_sequential(job: CandidateJob) -> None:
@@ -253,3 +275,25 @@ def _subset_tuning_stage(w: _Work) -> None:
         _evaluate(w, resolve_candidate(w.spec, w.cfg.cache_dir, w.ctx.progress), out, out / ADAPTER_DIR)
 
     _run_stage(w.layout.subset_tuning_dir(w.name), w.hashes.subset, "subset_tuning", w.name, write)
+
+
+def _ats_stage(w: _Work) -> None:
+    """The ats baseline: the full candidate tuned on nested prefixes of one shuffle, one stage folder each."""
+    from damoc.training.ats import plan_ats, tune_prefix, write_curve
+
+    layout, name = w.layout, w.name
+    if is_done(layout.ats_dir(name), w.hashes.ats):
+        log.info("%s: ats done already (resume)", name)
+        return
+    plan = plan_ats(w.cfg, w.spec, layout.proxy_dir(name), layout.adapter_dir(name), w.ctx)
+    for size in plan.sizes:
+        write = functools.partial(tune_prefix, w.cfg, w.spec, plan, size, layout.eval_file, ctx=w.ctx)
+        _run_stage(
+            layout.ats_subset_dir(name, size),
+            ats_subset_hash(w.cfg, w.hashes, w.spec, size),
+            f"ats {size}",
+            name,
+            write,
+        )
+    subsets = [layout.ats_subset_dir(name, size) for size in plan.sizes]
+    _run_stage(layout.ats_dir(name), w.hashes.ats, "ats", name, lambda out: write_curve(w.cfg, plan, subsets, out))

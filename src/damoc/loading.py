@@ -34,10 +34,11 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> RunConf
     for item in overrides or []:
         _apply_override(raw, item)
     cfg = parse_config(raw, source=str(path))
-    from damoc.preflight import check_paths, validate_methods
+    from damoc.preflight import check_paths, check_selection_strategy, validate_methods
 
     try:
         validate_methods(cfg)
+        check_selection_strategy(cfg)
         check_paths(cfg)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -57,9 +57,15 @@ def run(
         if "data" in stages:
             run_data(cfg, layout, StageContext.from_config(cfg, progress))
         per_candidate = tuple(s for s in stages if s in CANDIDATE_STAGES)
+        if per_candidate and cfg.selection.prescreen is not None:
+            names = _prescreened(cfg, layout, names, StageContext.from_config(cfg, progress))
         if per_candidate:
             executor = EXECUTORS.build(cfg.executor.kind, {}, where="executor.kind")
-            if cfg.evaluation.sequential_chunk is not None and "evaluate" in per_candidate:
+            if cfg.selection.strategy == "successive_halving" and {"train", "evaluate"} <= set(per_candidate):
+                from damoc.halving import run_halving
+
+                run_halving(cfg, layout, _all_of(cfg, names, "selection.strategy"), executor, _forward(progress))
+            elif cfg.evaluation.sequential_chunk is not None and "evaluate" in per_candidate:
                 from damoc.sequential import run_sequential
 
                 run_sequential(cfg, layout, names, per_candidate, executor, _forward(progress))
@@ -83,6 +89,31 @@ def _select(cfg: RunConfig, candidates: Sequence[str] | None) -> list[str]:
         if n not in names:
             raise DamocError(f"--candidate {n!r} is not in the config; candidates: {', '.join(names)}")
     return list(candidates) if candidates else names
+
+
+def _prescreened(cfg: RunConfig, layout: RunLayout, names: list[str], ctx: StageContext) -> list[str]:
+    """``names`` less the candidates the pre-screen drops (it screens every candidate of the config)."""
+    from damoc.prescreen import run_prescreen
+
+    _require_data(cfg, layout, "selection.prescreen")
+    kept = run_prescreen(cfg, layout, [c.name for c in cfg.candidates], ctx).kept
+    return [n for n in names if n in kept]
+
+
+def _all_of(cfg: RunConfig, names: list[str], key: str) -> list[str]:
+    """Every candidate left after the pre-screen: a strategy that compares them cannot run on a subset."""
+    from damoc.prescreen import screened_out
+
+    left = [c.name for c in cfg.candidates if c.name not in screened_out(RunLayout(cfg.run_dir), cfg)]
+    missing = [n for n in left if n not in names]
+    if missing:
+        raise DamocError(f"{key} compares every candidate; --candidate cannot leave out {', '.join(missing)}")
+    return left
+
+
+def _require_data(cfg: RunConfig, layout: RunLayout, key: str) -> None:
+    if not is_done(layout.data_dir, data_hash(cfg)):
+        raise DamocError(f"{key} needs the data stage: run `damoc data CONFIG` (or `damoc run CONFIG`) first")
 
 
 def run_data(cfg: RunConfig, layout: RunLayout, ctx: StageContext) -> None:

@@ -37,7 +37,46 @@ def validate_methods(cfg: RunConfig) -> None:
             f"selection.rank_by: {cfg.selection.rank_by!r} is not among the evaluation metrics {cfg.metrics()}"
         )
     for name in cfg.selection.baselines:
-        registry("baseline").get(name)
+        registry("baseline").build(
+            name, cfg.selection.baseline_params.get(name), where=f"selection.baseline_params.{name}"
+        )
+    unlisted = sorted(set(cfg.selection.baseline_params) - set(cfg.selection.baselines))
+    if unlisted:
+        raise ConfigError(f"selection.baseline_params: {unlisted} not in selection.baselines {cfg.selection.baselines}")
+
+
+def check_selection_strategy(cfg: RunConfig) -> None:
+    """Check ``selection.prescreen`` (method, task type) and ``selection.strategy`` (its needs)."""
+    check_prescreen(cfg)
+    check_halving(cfg)
+
+
+def check_prescreen(cfg: RunConfig) -> None:
+    """Fail early on an unknown pre-screen or one that cannot score the task type."""
+    from damoc.registry import registry
+
+    p = cfg.selection.prescreen
+    if p is None:
+        return
+    method = registry("prescreen").get(p.method)
+    if cfg.task.type not in method.task_types:
+        raise ConfigError(
+            f"selection.prescreen.method: {p.method!r} scores {', '.join(method.task_types)} tasks, "
+            f"not {cfg.task.type}; use perplexity"
+        )
+
+
+def check_halving(cfg: RunConfig) -> None:
+    """Fail early on settings successive halving cannot run with."""
+    if cfg.selection.strategy != "successive_halving":
+        return
+    if cfg.training.max_steps is None:
+        raise ConfigError("selection.strategy: successive_halving doubles training steps; set training.max_steps")
+    if cfg.evaluation.sequential_chunk is not None:
+        raise ConfigError(
+            "selection.strategy: successive_halving evaluates every survivor on the whole eval split; "
+            "set evaluation.sequential_chunk=null"
+        )
 
 
 def check_paths(cfg: RunConfig) -> None:

@@ -51,7 +51,7 @@ class ReferenceModelParams(MethodParams):
 
 
 class Method:
-    """Base of every plug-in method (filter, compressor, scorer, merger, metric, baseline, executor).
+    """Base of every plug-in method (filter, compressor, scorer, merger, metric, baseline, prescreen, executor).
 
     A subclass declares ``Params`` (a :class:`MethodParams` subclass) when it takes parameters and
     ``params: Params`` to type ``self.params``; it defines no ``__init__``. Its docstring's first line
@@ -151,6 +151,7 @@ _KIND_REGISTRIES: dict[str, tuple[str, str]] = {
     "merger": ("damoc.model.base", "MERGERS"),
     "metric": ("damoc.evaluation.metrics.base", "METRICS"),
     "baseline": ("damoc.selection.baselines.base", "BASELINES"),
+    "prescreen": ("damoc.selection.prescreens.base", "PRESCREENS"),
     "executor": ("damoc.executors.base", "EXECUTORS"),
 }
 

@@ -31,6 +31,10 @@ PROXY_REPORT, TRAIN_REPORT = "layers.json", "train.json"
 EVAL_REPORT, PREDICTIONS_FILE = "eval.json", "predictions.jsonl"
 # sequential evaluation (models/<name>/eval_chunks/<k>/, zero_shot/, subset_tuning/): the examples scored
 EVAL_EXAMPLES_FILE = "eval_examples.jsonl"
+# selection.prescreen (prescreen/<name>/)
+PRESCREEN_REPORT = "prescreen.json"
+# the ats baseline (models/<name>/ats_subsets/<size>/ and models/<name>/ats/)
+ATS_POINT_REPORT, ATS_REPORT = "test_loss.json", "ats.json"
 
 
 class StageReport(BaseModel):
@@ -140,6 +144,45 @@ class EvalReport(StageReport):
     rounds: int | None = Field(
         None, description="sequential evaluation: rounds of evaluation.sequential_chunk examples behind the metrics"
     )
+
+
+class AtsPointReport(StageReport):
+    """One subset of the ``ats`` baseline: the full candidate tuned on a prefix, and its test loss."""
+
+    file_name: ClassVar[str] = ATS_POINT_REPORT
+
+    num_examples: int = Field(description="subset size: the first N examples of the seeded shuffle")
+    test_loss: float = Field(description="mean NLL per gold target token (answer + eos) over the eval split")
+    test_tokens: int = Field(description="gold target tokens behind test_loss")
+    tokens_seen: int = Field(description="training tokens (one epoch over the subset)")
+    layers: int = Field(description="decoder layers of the candidate")
+    seconds: float
+
+
+class AtsReport(StageReport):
+    """The ``ats`` baseline's curve for one candidate (``models/<name>/ats/ats.json``)."""
+
+    file_name: ClassVar[str] = ATS_REPORT
+
+    full_size: int = Field(description="training examples of the whole split: the size AtS predicts the loss at")
+    sizes: list[int] = Field(description="nested subset sizes, smallest first")
+    losses: list[float] = Field(description="test loss after tuning on each subset")
+    token_layers: int = Field(description="training cost: tokens seen x decoder layers, summed over the subsets")
+    budget_token_layers: int = Field(description="the cost allowed: compute_ratio x the proxy's tokens x layers")
+    min_examples: int
+    compute_ratio: float
+    seed: int
+
+
+class PrescreenReport(StageReport):
+    """One full candidate's zero-cost pre-screen score (``selection.prescreen``); written to ``prescreen/<name>/``."""
+
+    file_name: ClassVar[str] = PRESCREEN_REPORT
+
+    method: str
+    score: float = Field(description="higher is better (mean answer log-likelihood, accuracy or LogME)")
+    num_samples: int = Field(description="training examples scored")
+    seconds: float
 
 
 R = TypeVar("R", bound=StageReport)

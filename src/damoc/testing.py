@@ -145,8 +145,9 @@ def damaged_artefacts(run_dir: Path) -> list[str]:
     from damoc.artifacts import read_manifest
 
     problems = []
-    for folder in [run_dir / "data", *run_dir.glob("models/*/*"), *run_dir.glob("models/*/eval_chunks/*")]:
-        if not folder.is_dir() or folder.name.startswith(".") or folder.name == "eval_chunks":
+    nested = [*run_dir.glob("models/*/eval_chunks/*"), *run_dir.glob("models/*/ats_subsets/*")]
+    for folder in [run_dir / "data", *run_dir.glob("models/*/*"), *nested]:
+        if not folder.is_dir() or folder.name.startswith(".") or folder.name in ("eval_chunks", "ats_subsets"):
             continue
         manifest = read_manifest(folder)
         if manifest is None:

@@ -92,6 +92,7 @@ def render_markdown(ranking: Ranking) -> str:
         "",
     ]
     lines += _neighbour_lines(ranking) + _data_lines(ranking) + _baseline_lines(ranking)
+    lines += _prescreen_lines(ranking) + _halving_lines(ranking)
     return "\n".join(lines) + "\n"
 
 
@@ -162,6 +163,47 @@ def _baseline_lines(ranking: Ranking) -> list[str]:
             f"| {b.baseline} | {' > '.join(b.order)}{tied} | {'yes' if b.picks_same_top else 'no'} | "
             f"{'yes' if b.picks_in_top_group else 'no'} |"
         )
+    return [*lines, ""]
+
+
+def _prescreen_lines(ranking: Ranking) -> list[str]:
+    """The pre-screen's order beside the final ranking."""
+    p = ranking.prescreen
+    if p is None:
+        return []
+    final = {c.candidate: str(c.rank) for c in ranking.candidates}
+    lines = [
+        "## Pre-screen",
+        "",
+        f"`{p.method}` on {p.num_samples} training examples, keep {p.keep}: {len(p.kept)} kept, "
+        f"{len(p.screened_out)} screened out (no proxy built).",
+        "",
+        "| pre-screen rank | candidate | pre-screen score | final rank |",
+        "|---|---|---|---|",
+    ]
+    for i, name in enumerate(p.order, start=1):
+        lines.append(f"| {i} | {name} | {p.scores[name]:.4f} | {final.get(name, 'screened out')} |")
+    return [*lines, ""]
+
+
+def _halving_lines(ranking: Ranking) -> list[str]:
+    """Successive halving's rounds and its compute against 'all'."""
+    h = ranking.halving
+    if h is None:
+        return []
+    lines = [
+        "## Successive halving",
+        "",
+        f"Training compute (tokens x proxy layers): {h.compute_spent:,.0f}, {100 * h.compute_ratio:.1f}% of the "
+        f"{h.compute_all:,.0f} that `all` would spend at {h.max_steps} steps per proxy. Stopped: {h.stopped}.",
+        "",
+        "| round | steps | scores (best first) | kept |",
+        "|---|---|---|---|",
+    ]
+    for r in h.rounds:
+        scores = ", ".join(f"{n} {r.scores[n]:.3f}" for n in sorted(r.scores, key=lambda n: -r.scores[n]))
+        ties = f" ({', '.join(r.kept_for_ties)} tied with the upper half)" if r.kept_for_ties else ""
+        lines.append(f"| {r.round} | {r.steps} | {scores} | {', '.join(r.kept)}{ties} |")
     return [*lines, ""]
 
 

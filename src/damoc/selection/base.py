@@ -59,6 +59,45 @@ class BaselineResult(BaseModel):
     picks_in_top_group: bool = Field(
         False, description="the pick lies in the proxy's statistical tie group of the leader"
     )
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="evidence per candidate, for baselines that record it (ats: curve, cost)"
+    )
+
+
+class PrescreenSummary(BaseModel):
+    """The zero-cost pre-screen (``selection.prescreen``): its order, and who went on to the proxies."""
+
+    method: str
+    num_samples: int
+    keep: int
+    scores: dict[str, float] = Field(description="pre-screen score per candidate, higher is better")
+    order: list[str] = Field(description="best first; equal scores keep the config order")
+    kept: list[str] = Field(description="the top ``keep`` and any candidate tied with the last of them")
+    screened_out: list[str] = Field(default_factory=list, description="skipped every later stage")
+
+
+class HalvingRound(BaseModel):
+    """One round of successive halving: who trained for how many steps, their scores, who survived."""
+
+    round: int
+    steps: int = Field(description="optimizer steps of every proxy in this round")
+    candidates: list[str]
+    scores: dict[str, float]
+    compute: dict[str, float] = Field(description="training tokens x proxy layers per candidate")
+    kept: list[str] = Field(description="the upper half and any candidate tied with the last of it")
+    kept_for_ties: list[str] = Field(default_factory=list, description="kept beyond the upper half: tied with it")
+
+
+class HalvingSummary(BaseModel):
+    """Successive halving (``selection.strategy``): the rounds and the compute against ``all``."""
+
+    rounds: list[HalvingRound]
+    max_steps: int = Field(description="training.max_steps: what every proxy trains for under 'all'")
+    reached: dict[str, int] = Field(description="the last round each candidate trained in")
+    compute_spent: float = Field(description="training tokens x proxy layers over every round")
+    compute_all: float = Field(description="the same for 'all': max_steps at each proxy's tokens per step in round 0")
+    compute_ratio: float = Field(description="compute_spent / compute_all")
+    stopped: str = Field(description="why the rounds ended")
 
 
 class Ranking(BaseModel):
@@ -81,6 +120,8 @@ class Ranking(BaseModel):
     eval_rounds: int | None = Field(None, description="sequential evaluation: rounds run before the stop")
     baselines: list[BaselineResult] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict, description="data stage summary")
+    prescreen: PrescreenSummary | None = Field(None, description="the zero-cost pre-screen, when configured")
+    halving: HalvingSummary | None = Field(None, description="successive halving's rounds, when configured")
 
     @property
     def best(self) -> str:

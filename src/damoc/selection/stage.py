@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from damoc.artifacts import RunLayout, read_manifest, write_json_atomic
 from damoc.config import SelectionConfig
 from damoc.errors import DamocError
 from damoc.reports import DataReport, EvalReport, ProxyReport, R, TrainReport, read_stage_report
 from damoc.selection.base import BaselineResult, CandidateResult, Ranking
-from damoc.selection.baselines.base import BASELINES
+from damoc.selection.baselines.base import BASELINES, ExplainedBaseline
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +95,22 @@ def rank_candidates(run_dir: Path, names: list[str], cfg: SelectionConfig) -> Ra
     Returns:
         The ranking, best candidate first.
     """
+    from damoc.selection import screening
+
     layout = RunLayout(run_dir)
+    names = screening.ranked_names(layout, names, cfg)  # the pre-screen's survivors
     rows = order_results([collect_result(layout, n, cfg.rank_by) for n in names])
+    rows = screening.order_by_round(rows, screening.read_halving(layout, cfg))
     rounds, used = _sequential_summary(layout, names)
     ranking = Ranking(
         rank_by=cfg.rank_by, candidates=rows, cluster_by=cfg.cluster_by, eval_rounds=rounds, eval_examples_used=used
     )
-    ranking = add_uncertainty(ranking, layout, cfg)
+    ranking = screening.add_screening(add_uncertainty(ranking, layout, cfg), layout, cfg)
     report = _optional(layout.data_report, DataReport)
     top_group = ranking.top_group or [rows[0].candidate, *rows[0].tied_with]
-    baselines = [run_baseline(b, layout, names, cfg.rank_by, top_group) for b in cfg.baselines]
+    baselines = [
+        run_baseline(b, layout, names, cfg.rank_by, top_group, cfg.baseline_params.get(b)) for b in cfg.baselines
+    ]
     ranking = ranking.model_copy(
         update={"baselines": baselines, "data": report.model_dump(mode="json") if report else {}}
     )
@@ -141,12 +148,16 @@ def add_uncertainty(ranking: Ranking, layout: RunLayout, cfg: SelectionConfig) -
     )
 
 
-def run_baseline(name: str, layout: RunLayout, names: list[str], rank_by: str, top_group: list[str]) -> BaselineResult:
+def run_baseline(
+    name: str, layout: RunLayout, names: list[str], rank_by: str, top_group: list[str],
+    params: dict[str, Any] | None = None,
+) -> BaselineResult:  # fmt: skip
     """Score the candidates with one selection baseline and compare its pick with the proxy's.
 
-    Equal baseline scores keep the config order and are reported in ``tied_for_top``.
+    Equal baseline scores keep the config order and are reported in ``tied_for_top``; ``params`` are
+    the baseline's (``selection.baseline_params``).
     """
-    baseline = BASELINES.build(name, {}, where=f"selection.baselines ({name})")
+    baseline = BASELINES.build(name, params, where=f"selection.baseline_params.{name}")
     scores = baseline.score(layout, names, rank_by)
     order = sorted(names, key=lambda n: -scores[n])  # stable: config order among equal scores
     pick = order[0]
@@ -158,4 +169,5 @@ def run_baseline(name: str, layout: RunLayout, names: list[str], rank_by: str, t
         tied_for_top=[n for n in order[1:] if scores[n] == scores[pick]],
         picks_same_top=pick == top_group[0],
         picks_in_top_group=pick in top_group,
+        details=baseline.details(layout, names) if isinstance(baseline, ExplainedBaseline) else {},
     )

@@ -7,7 +7,7 @@ one registers in :data:`BASELINES`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from damoc.registry import Registry
 
@@ -20,6 +20,15 @@ class Baseline(Protocol):
 
     def score(self, layout: RunLayout, names: list[str], rank_by: str) -> dict[str, float]:
         """Each candidate's score for ``rank_by`` (higher is better), keyed by candidate name."""
+        ...
+
+
+@runtime_checkable
+class ExplainedBaseline(Baseline, Protocol):
+    """A baseline that also records the evidence behind its scores (``details`` in ``ranking.json``)."""
+
+    def details(self, layout: RunLayout, names: list[str]) -> dict[str, Any]:
+        """JSON-ready evidence per candidate (e.g. ats: the measured curve, the accepted points, the cost)."""
         ...
 
 
