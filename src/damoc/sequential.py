@@ -1,8 +1,11 @@
 """Sequential evaluation (``evaluation.sequential_chunk``): score the proxies on more eval examples only
 while the data cannot yet tell the leader from the rest.
 
-The eval split is put in a seeded order that keeps each cluster of examples sharing
-``selection.cluster_by`` text together, and cut into chunks of about N examples (whole clusters). Round
+The eval split is put in a seeded order that takes one example from every cluster of examples sharing
+``selection.cluster_by`` text in turn (so each chunk spreads over all the clusters it can: few
+clusters asked many times, as ``medical_except``'s 25 stems, would otherwise make a chunk a handful
+of stems), and cut into chunks of N examples. The bootstrap still resamples whole clusters of the
+examples used. Round
 k evaluates every candidate's proxy on chunk k (``models/<name>/eval_chunks/<k>/``, one job per candidate
 through the executor); after each round the rows so far are combined and the run stops as soon as the
 leader's paired 95% bootstrap interval against every other candidate excludes 0, or when the split is
@@ -48,18 +51,22 @@ def stratified_clusters(ids: Sequence[str], groups: Mapping[str, str] | None, se
     return order
 
 
-def split_chunks(clusters: Sequence[Sequence[str]], size: int) -> list[list[str]]:
-    """Consecutive chunks of at least ``size`` ids (the last may be smaller), never splitting a cluster."""
-    chunks: list[list[str]] = []
-    current: list[str] = []
-    for cluster in clusters:
-        current.extend(cluster)
-        if len(current) >= size:
-            chunks.append(current)
-            current = []
-    if current:
-        chunks.append(current)
-    return chunks
+def interleave(clusters: Sequence[Sequence[str]], seed: int) -> list[str]:
+    """One id from every cluster in turn (each cluster's ids shuffled with ``seed``), until all are used.
+
+    Every prefix of the result spreads over as many clusters as it can: a task whose eval split asks
+    few question stems many times each (``medical_except``) gets all its stems in the first round,
+    not two or three of them.
+    """
+    rng = random.Random(seed)
+    shuffled = [rng.sample(list(c), len(c)) for c in clusters]
+    depth = max((len(c) for c in shuffled), default=0)
+    return [c[r] for r in range(depth) for c in shuffled if r < len(c)]
+
+
+def split_chunks(order: Sequence[str], size: int) -> list[list[str]]:
+    """Consecutive chunks of ``size`` ids (the last may be smaller)."""
+    return [list(order[i : i + size]) for i in range(0, len(order), size)]
 
 
 def _eval_lines(eval_file: Path) -> dict[str, str]:
@@ -80,7 +87,7 @@ def chunk_plan(cfg: RunConfig, layout: RunLayout) -> list[list[str]]:
     if not ids:
         raise DamocError(f"{layout.eval_file}: no evaluation examples")
     groups = uncertainty.example_groups(layout.eval_file, cfg.selection.cluster_by)
-    return split_chunks(stratified_clusters(ids, groups, cfg.seed), size)
+    return split_chunks(interleave(stratified_clusters(ids, groups, cfg.seed), cfg.seed), size)
 
 
 def write_chunk_examples(cfg: RunConfig, layout: RunLayout, chunks: Iterable[int], out_dir: Path) -> Path:
