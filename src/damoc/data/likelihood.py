@@ -122,17 +122,30 @@ def ifd_losses(
     leaves its first token out.) Prompts are cut from the left to fit ``max_seq_len``.
     """
     start = start_ids(tokenizer)
-    pairs = [(render_prompt(ex, prompt, tokenizer), target_text(ex, prompt, tokenizer)) for ex in examples]
-    prompts = tokenizer([p for p, _ in pairs], add_special_tokens=False)["input_ids"]
-    answers = tokenizer([a for _, a in pairs], add_special_tokens=False)["input_ids"]
     seqs: list[Sequence] = []
-    for ids, answer in zip(prompts, answers, strict=True):
-        answer = answer[: max(1, max_seq_len - len(start))]
-        room = max_seq_len - len(start) - len(answer)
-        ids = ids[max(0, len(ids) - room) :] if room > 0 else []
+    for ids, answer in prompt_answer_ids(examples, tokenizer, max_seq_len, prompt):
         seqs += [(start + ids + answer, len(answer)), (start + answer, len(answer))]
     losses = answer_losses(model, seqs, pad_id=pad_id_of(tokenizer), batch_size=batch_size, progress=progress)
     return losses[0::2], losses[1::2]
+
+
+def prompt_answer_ids(
+    examples: list[Example], tokenizer: Any, max_seq_len: int, prompt: PromptSpec | None = None
+) -> list[tuple[list[int], list[int]]]:
+    """Each example's ``(prompt ids, answer ids)``, cut so that ``start + prompt + answer`` fits ``max_seq_len``.
+
+    The answer keeps at least one token; the prompt loses tokens from its left.
+    """
+    start = start_ids(tokenizer)
+    pairs = [(render_prompt(ex, prompt, tokenizer), target_text(ex, prompt, tokenizer)) for ex in examples]
+    prompts = tokenizer([p for p, _ in pairs], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([a for _, a in pairs], add_special_tokens=False)["input_ids"]
+    out = []
+    for ids, answer in zip(prompts, answers, strict=True):
+        answer = answer[: max(1, max_seq_len - len(start))]
+        room = max_seq_len - len(start) - len(answer)
+        out.append((ids[max(0, len(ids) - room) :] if room > 0 else [], answer))
+    return out
 
 
 def answer_losses(

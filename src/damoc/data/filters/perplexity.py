@@ -12,7 +12,7 @@ from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
 from damoc.progress import ProgressFn
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
-from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
+from damoc.tasks.prompts import PromptSpec
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +83,13 @@ def answer_perplexities(
     answer, exactly as :func:`damoc.data.likelihood.ifd_losses` builds it, so ``log`` of this score
     equals IFD's ``meanCE(A|Q)``.
     """
-    from damoc.data.likelihood import answer_losses, pad_id_of, start_ids
+    from damoc.data.likelihood import answer_losses, pad_id_of, prompt_answer_ids, start_ids
 
     start = start_ids(tokenizer)
-    seqs = []
-    for ex in examples:
-        ids = tokenizer(render_prompt(ex, prompt, tokenizer), add_special_tokens=False)["input_ids"]
-        answer = tokenizer(target_text(ex, prompt, tokenizer), add_special_tokens=False)["input_ids"]
-        answer = answer[: max(1, max_seq_len - len(start))]
-        room = max_seq_len - len(start) - len(answer)
-        ids = ids[max(0, len(ids) - room) :] if room > 0 else []
-        seqs.append((start + ids + answer, len(answer)))
+    seqs = [
+        (start + ids + answer, len(answer))
+        for ids, answer in prompt_answer_ids(examples, tokenizer, max_seq_len, prompt)
+    ]
     losses = answer_losses(model, seqs, pad_id=pad_id_of(tokenizer), batch_size=batch_size, progress=progress)
     return np.exp(losses)
 
