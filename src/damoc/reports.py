@@ -56,11 +56,13 @@ class StepReport(StageReport):
     kept: int = Field(description="training examples after the step")
     characters_after: int = Field(description="prompt + target characters after the step")
     seconds: float
-    score_name: str | None = Field(None, description="what example_scores hold (a filter that measures one)")
+    score_name: str | None = Field(None, description="what example_scores hold (a step that measures one)")
     example_scores: dict[str, float | None] = Field(
         default_factory=dict, description="example id -> the filter's score (None: not scored)"
     )
-    dropped: dict[str, int] = Field(default_factory=dict, description="examples dropped per reason")
+    dropped: dict[str, int] = Field(
+        default_factory=dict, description="examples dropped per reason (a compressor: rewrites rejected per reason)"
+    )
 
 
 class DataReport(StageReport):

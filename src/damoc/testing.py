@@ -155,3 +155,115 @@ def damaged_artefacts(run_dir: Path) -> list[str]:
             continue
         problems += [f"{folder}: {name} missing" for name in manifest["outputs"] if not (folder / name).exists()]
     return problems
+
+
+FILLER_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "by",
+        "its",
+        "it",
+        "very",
+        "quite",
+        "really",
+        "that",
+        "was",
+        "were",
+        "is",
+        "are",
+        "has",
+        "had",
+        "been",
+        "and",
+    ]
+)
+
+
+def drop_filler(text: str) -> str:
+    """``text`` without :data:`FILLER_WORDS` (any case): a deterministic "rewrite" for test endpoints."""
+    return " ".join(w for w in text.split() if w.lower().strip(",.;:") not in FILLER_WORDS)
+
+
+def last_block(message: str) -> str:
+    """The text after a chat message's last blank line (where rewrite's default request puts the text)."""
+    return message.rsplit("\n\n", 1)[-1]
+
+
+class ChatServer:
+    """A real OpenAI-compatible chat endpoint on 127.0.0.1 (``POST /v1/chat/completions``), for tests.
+
+    ``reply(message)`` gives the reply text, or ``(text, finish_reason)``; by default the message's
+    last block without filler words. The first ``fail_first`` requests get HTTP 500 and every request
+    after ``refuse_after`` successful replies HTTP 400. ``requests`` keeps each request's JSON body
+    and Authorization header. Use it as a context manager: it serves from a thread until exit.
+    """
+
+    def __init__(self, reply: Any = None, fail_first: int = 0, refuse_after: int | None = None) -> None:
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        self.reply = reply or (lambda message: drop_filler(last_block(message)))
+        self.fail_first, self.refuse_after = fail_first, refuse_after
+        self.requests: list[dict[str, Any]] = []
+        self.served = 0
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _chat_handler(self))
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The base URL a client takes (``http://127.0.0.1:PORT/v1``)."""
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> ChatServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+    def answer(self, body: dict[str, Any], auth: str | None) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON of the reply to one request body."""
+        with self.lock:
+            self.requests.append({"body": body, "authorization": auth})
+            if len(self.requests) <= self.fail_first:
+                return 500, {"error": {"message": "test server: failing on purpose", "type": "server_error"}}
+            if self.refuse_after is not None and self.served >= self.refuse_after:
+                return 400, {"error": {"message": "test server: refusing on purpose", "type": "invalid_request_error"}}
+            self.served += 1
+        out = self.reply(body["messages"][-1]["content"])
+        text, finish = out if isinstance(out, tuple) else (out, "stop")
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+        usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        return 200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
+                     "choices": [choice], "usage": usage}  # fmt: skip
+
+
+def _chat_handler(server: ChatServer) -> Any:
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self._send(*server.answer(body, self.headers.get("Authorization")))
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            pass
+
+    return Handler

@@ -42,7 +42,8 @@ class Compressor(Protocol):
 class FilterRecord:
     """What a filter measured in its last ``select``: a score per input example and why examples went.
 
-    A filter sets it as ``self.record``; the data report reads it with :func:`filter_record`.
+    A filter (or a compressor, such as ``rewrite``) sets it as ``self.record``; the data report reads it
+    with :func:`filter_record`.
 
     Attributes:
         score_name: what ``scores`` holds (``"perplexity"``, ``"ifd"``, ``"max_cosine"``, ``"cluster"``...).

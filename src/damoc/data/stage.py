@@ -122,7 +122,7 @@ def run_step(
     seconds = round(time.perf_counter() - start, 3)
     log.info("%s (%s): %d -> %d examples in %.1f s", where, spec.method, len(examples), len(out), seconds)
     params = method.params.model_dump(mode="json")
-    record = filter_record(method) if kind == "filter" else None
+    record = filter_record(method)  # a compressor may leave one too (rewrite: length ratios, rejections)
     report = StepReport(
         method=spec.method,
         kind=kind,

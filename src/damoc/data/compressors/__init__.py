@@ -4,6 +4,6 @@ The contract is :class:`damoc.data.base.Compressor`: ``compress(examples, ctx) -
 """
 
 from damoc.data.base import Compressor
-from damoc.data.compressors import self_information
+from damoc.data.compressors import rewrite, self_information
 
-__all__ = ["Compressor", "self_information"]
+__all__ = ["Compressor", "rewrite", "self_information"]
