@@ -50,7 +50,13 @@ def test_full_run_outputs_and_resume(raw_cfg: dict[str, Any]) -> None:
         assert row.train_examples and row.train_tokens
     saved = read_json(layout.ranking_path)
     assert [c["candidate"] for c in saved["candidates"]] == [c.candidate for c in ranking.candidates]
-    assert "Best candidate by proxy fine-tuning" in layout.report_md.read_text()
+    report = layout.report_md.read_text()
+    assert "Best candidate by proxy fine-tuning" in report
+    for name in names:  # the layer section marks each candidate's 2 removed layers of 6
+        layers = read_json(layout.proxy_report(name))
+        marks = "".join("x" if i in layers["removed"] else "." for i in range(6))
+        assert f"{name}  " in report and marks in report
+    assert layout.report_html.read_text().count("<svg") >= 1 + len(names)
     before = finished_at(layout, names)
     again = run(cfg)
     assert again is not None and again.model_dump() == ranking.model_dump()

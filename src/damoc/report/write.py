@@ -7,6 +7,7 @@ from pathlib import Path
 
 from damoc.artifacts import RunLayout, read_json, write_text_atomic
 from damoc.errors import DamocError
+from damoc.report.layers import read_layer_reports, render_layers_html, render_layers_markdown
 from damoc.selection.stage import Ranking
 
 
@@ -24,8 +25,10 @@ def write_report(run_dir: Path) -> list[Path]:
     layout = RunLayout(run_dir)
     md, page = layout.report_md, layout.report_html
     extra_md, extra_html = validation_section(run_dir)
-    write_text_atomic(md, render_markdown(ranking) + extra_md)
-    write_text_atomic(page, render_html(ranking).replace("</body>", extra_html + "</body>"))
+    layers = read_layer_reports(run_dir, [c.candidate for c in ranking.candidates])
+    layers_md, layers_html = render_layers_markdown(layers), render_layers_html(layers)
+    write_text_atomic(md, render_markdown(ranking) + ("\n" + layers_md if layers_md else "") + extra_md)
+    write_text_atomic(page, render_html(ranking).replace("</body>", layers_html + extra_html + "</body>"))
     return [md, page]
 
 
@@ -72,7 +75,15 @@ def ranking_table(ranking: Ranking) -> tuple[list[str], list[list[str]]]:
         rows.append(
             [rank, c.candidate, *metrics, ci, layers, params, _fmt(c.train_examples), _fmt(c.train_tokens), secs]
         )
+    rows += [["failed", f.candidate, *["-"] * (len(header) - 2)] for f in ranking.failed]
     return header, rows
+
+
+def failure_lines(ranking: Ranking) -> list[str]:
+    """One line per failed candidate: the stage, the reason, and that a rerun retries it."""
+    from damoc.failures import describe
+
+    return [f"Not ranked: {describe(f)} (`damoc run` again retries it)" for f in ranking.failed]
 
 
 def render_markdown(ranking: Ranking) -> str:
@@ -90,6 +101,7 @@ def render_markdown(ranking: Ranking) -> str:
         "|" + "---|" * len(header),
         *("| " + " | ".join(r) + " |" for r in rows),
         "",
+        *(f"{line}\n" for line in failure_lines(ranking)),
     ]
     lines += _neighbour_lines(ranking) + _data_lines(ranking) + _baseline_lines(ranking)
     lines += _prescreen_lines(ranking) + _halving_lines(ranking)
@@ -218,7 +230,8 @@ def render_html(ranking: Ranking) -> str:
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
         f"<h1>damoc ranking</h1><p>Best: <b>{html.escape(ranking.best)}</b> by {html.escape(ranking.rank_by)}</p>"
         f"<p>{html.escape(verdict(ranking))}</p>"
-        f"{_svg_bars(ranking)}<table><tr>{head}</tr>{body}</table></body></html>\n"
+        f"{_svg_bars(ranking)}<table><tr>{head}</tr>{body}</table>"
+        f"{''.join(f'<p>{html.escape(line)}</p>' for line in failure_lines(ranking))}</body></html>\n"
     )
 
 

@@ -1,0 +1,109 @@
+"""The report's layer section: each candidate's layer-importance curve with removed and merged layers marked.
+
+Read from every candidate's ``layers.json`` (:class:`damoc.reports.ProxyReport`): one importance score
+per decoder layer (higher = keep, as the scorer defines it), the removed layers and, with a merger,
+the kept layer each removed one was merged into. Markdown gets a one-line block-character curve per
+candidate (for terminals and pull requests); HTML gets an inline SVG bar chart per candidate.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from damoc.artifacts import RunLayout, read_json
+from damoc.reports import ProxyReport
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+REMOVED_COLOR, MERGED_COLOR, KEPT_COLOR = "#c0392b", "#e67e22", "#4a7fb5"
+
+
+def read_layer_reports(run_dir: Path, names: list[str]) -> list[ProxyReport]:
+    """The candidates' layer reports that exist (a candidate without a model stage is left out)."""
+    layout = RunLayout(run_dir)
+    out = []
+    for name in names:
+        path = layout.proxy_report(name)
+        if path.is_file():
+            out.append(ProxyReport.model_validate(read_json(path)))
+    return out
+
+
+def curve(scores: list[float]) -> str:
+    """Block characters, one per layer, by the layer's rank: ``▁`` the least important, ``█`` the most.
+
+    Ranks, not raw scores: the first layer's similarity score often dwarfs the rest (0.95 against
+    0.04-0.2 for block influence), which would flatten every other layer to the lowest block.
+    Equal scores get the same block.
+    """
+    if not scores:
+        return ""
+    distinct = sorted(set(scores))
+    if len(distinct) == 1:
+        return BLOCKS[0] * len(scores)
+    level = {s: round(i * (len(BLOCKS) - 1) / (len(distinct) - 1)) for i, s in enumerate(distinct)}
+    return "".join(BLOCKS[level[s]] for s in scores)
+
+
+def marks(report: ProxyReport) -> str:
+    """One character per layer under the curve: ``x`` removed, ``^`` kept and merged into, ``.`` kept."""
+    targets = {int(t) for t in report.merged_into}
+    return "".join("x" if i in report.removed else "^" if i in targets else "." for i in range(report.layers_before))
+
+
+def render_layers_markdown(reports: list[ProxyReport]) -> str:
+    """The Markdown section (empty string when no candidate has a layer report)."""
+    if not reports:
+        return ""
+    lines = [
+        "## Layers",
+        "",
+        "Importance rank per decoder layer (`▁` least important, `█` most; from the scorer's scores); under it "
+        "`x` = removed, `^` = kept layer that removed layers were merged into.",
+        "",
+        "```",
+    ]
+    width = max(len(r.candidate) for r in reports)
+    for r in reports:
+        lines.append(f"{r.candidate:<{width}}  {curve(r.scores)}")
+        lines.append(f"{'':<{width}}  {marks(r)}")
+    lines += ["```", "", "| candidate | scorer | merger | layers | removed | calibration loss by layers removed |"]
+    lines.append("|---|---|---|---|---|---|")
+    for r in reports:
+        losses = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(r.calibration_losses.items())) or "-"
+        lines.append(
+            f"| {r.candidate} | {r.scorer.method} | {r.merger.method} | {r.layers_before} -> {r.layers_after} "
+            f"| {', '.join(map(str, r.removed)) or '-'} | {losses} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_layers_html(reports: list[ProxyReport]) -> str:
+    """The HTML section: an SVG bar chart per candidate (removed layers red, merge targets orange)."""
+    if not reports:
+        return ""
+    parts = [
+        "<h2>Layers</h2><p>Importance per decoder layer (higher = keep). Red: removed; orange: kept layer "
+        "that removed layers were merged into.</p>"
+    ]
+    for r in reports:
+        parts.append(f"<h3>{html.escape(r.candidate)}</h3>{_svg(r)}")
+    return "".join(parts)
+
+
+def _svg(r: ProxyReport, height: int = 80, bar: int = 14) -> str:
+    hi = max(r.scores) if r.scores else 1.0
+    lo = min(0.0, min(r.scores)) if r.scores else 0.0
+    span = (hi - lo) or 1.0
+    targets = {int(t) for t in r.merged_into}
+    rects = []
+    for i, s in enumerate(r.scores):
+        h = max(1.0, height * (s - lo) / span)
+        color = REMOVED_COLOR if i in r.removed else MERGED_COLOR if i in targets else KEPT_COLOR
+        rects.append(
+            f"<rect x='{i * (bar + 2)}' y='{height - h:.1f}' width='{bar}' height='{h:.1f}' fill='{color}'>"
+            f"<title>layer {i}: {s:.4g}{' (removed)' if i in r.removed else ''}</title></rect>"
+            f"<text x='{i * (bar + 2) + bar / 2}' y='{height + 12}' font-size='9' text-anchor='middle'>{i}</text>"
+        )
+    width = len(r.scores) * (bar + 2)
+    return f"<svg width='{width}' height='{height + 16}' role='img'>{''.join(rects)}</svg>"
