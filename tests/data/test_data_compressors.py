@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from damoc.data.compressors.self_information import (
     token_windows,
     unit_information,
 )
+from damoc.errors import ConfigError
 from damoc.registry import registry
 from damoc.tasks.load import Example, read_examples
 from damoc.testing import ChatServer
@@ -219,3 +222,31 @@ def test_compressor_runs_as_a_data_step(
     assert report.steps[1].characters_after < report.steps[0].characters_after
     assert len(read_examples(tmp_path / "out" / "train.jsonl")) == 24
     assert json.loads((tmp_path / "out" / "data.json").read_text())["steps"][1]["params"]["rate"] == 0.6
+
+
+def test_llmlingua2_names_the_missing_package_and_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llmlingua", None)  # absent, whether or not this machine has it
+    long = Example(id="a", question=LONG, answer=1, choices=("eight", "nine"))
+    method = registry("compressor").build("llmlingua2", {})
+    with pytest.raises(ConfigError, match=r"llmlingua package is not installed \(pip install llmlingua;") as err:
+        method.compress([long], StageContext(device="cpu"))
+    assert "model folder" not in str(err.value)  # the default model is a hub id
+    missing = tmp_path / "llmlingua-2-xlm-roberta-large-meetingbank"
+    method = registry("compressor").build("llmlingua2", {"model": str(missing)})
+    with pytest.raises(
+        ConfigError, match=rf"pip install llmlingua.*model folder '{re.escape(str(missing))}' not found"
+    ):
+        method.compress([long], StageContext(device="cpu"))
+    with pytest.raises(ConfigError, match="pip install llmlingua"):  # nothing to compress still fails at once
+        method.compress([Example(id="b", question="Two plus two?", answer="four")], StageContext(device="cpu"))
+
+
+def test_llmlingua2_params_are_checked_before_any_work() -> None:
+    build = registry("compressor").build
+    assert build("llmlingua2", {}).params.model == "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"
+    with pytest.raises(ConfigError, match=r"data\.steps\.0\.params.*model: '/models/my-compressor' names neither"):
+        build("llmlingua2", {"model": "/models/my-compressor"}, where="data.steps.0")
+    with pytest.raises(ConfigError, match="rate"):
+        build("llmlingua2", {"rate": 0})
+    local = build("llmlingua2", {"model": "./llmlingua-2-bert-base-multilingual-cased-meetingbank", "rate": 0.3})
+    assert local.params.rate == 0.3 and local.params.force_tokens == ("\n", "?")

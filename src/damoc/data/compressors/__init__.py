@@ -4,6 +4,6 @@ The contract is :class:`damoc.data.base.Compressor`: ``compress(examples, ctx) -
 """
 
 from damoc.data.base import Compressor
-from damoc.data.compressors import rewrite, self_information
+from damoc.data.compressors import llmlingua2, rewrite, self_information
 
-__all__ = ["Compressor", "rewrite", "self_information"]
+__all__ = ["Compressor", "llmlingua2", "rewrite", "self_information"]

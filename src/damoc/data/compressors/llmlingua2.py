@@ -1,0 +1,141 @@
+"""``llmlingua2``: LLMLingua-2 token compression of questions and passages through the ``llmlingua`` package.
+
+``llmlingua`` is not a damoc dependency (``pip install llmlingua``) and its models come from the hub
+(or a local copy). Without either, the step fails before any work with a message naming what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from damoc.data.base import COMPRESSORS, StageContext
+from damoc.errors import ConfigError, ModelError
+from damoc.progress import tick
+from damoc.registry import Method, MethodParams
+from damoc.tasks.example import Example
+
+log = logging.getLogger(__name__)
+
+TextField = Literal["question", "context"]
+DEFAULT_MODEL = "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"
+INSTALL_HINT = "pip install llmlingua"
+# llmlingua picks its word splitting by these substrings of the model name (NotImplementedError otherwise)
+MODEL_FAMILIES = ("xlm-roberta-large", "bert-base-multilingual-cased")
+
+
+@COMPRESSORS.register("llmlingua2")
+class LLMLingua2Compressor(Method):
+    """Keep the tokens a token classifier marks as essential (LLMLingua-2; Pan et al. 2024, arXiv 2403.12968), via llmlingua.
+
+    LLMLingua-2 distils compression into a token classifier (XLM-RoBERTa or multilingual BERT): each
+    token gets the probability that it must be kept, and the most probable ``rate`` share of each
+    text's words is kept in order. damoc calls ``PromptCompressor.compress_prompt_llmlingua2`` of the
+    ``llmlingua`` package on each question and passage separately, with ``force_tokens`` always kept
+    and consecutive forced tokens merged; the model loads without remote code. Texts of at most
+    ``min_words`` words, and a text the model would empty, are left unchanged. Answers and choices
+    are never changed. llmlingua also fetches tiktoken's ``cl100k_base`` encoding on first use.
+    """
+
+    class Params(MethodParams):
+        model: str = Field(
+            DEFAULT_MODEL,
+            min_length=1,
+            description="LLMLingua-2 model: hub id or local folder; its name must contain xlm-roberta-large or "
+            "bert-base-multilingual-cased",
+        )
+        rate: float = Field(0.5, gt=0, le=1, description="share of each text's tokens kept (llmlingua's rate)")
+        force_tokens: tuple[str, ...] = Field(("\n", "?"), max_length=100, description="tokens always kept")
+        force_reserve_digit: bool = Field(False, description="always keep tokens that contain a digit")
+        fields: tuple[TextField, ...] = Field(("question", "context"), min_length=1, description="texts compressed")
+        min_words: int = Field(8, ge=1, description="texts of at most this many words are left unchanged")
+        batch_size: int = Field(50, gt=0, description="chunks of 512 tokens per classifier forward pass")
+
+        @model_validator(mode="after")
+        def _check_family(self) -> LLMLingua2Compressor.Params:
+            if not any(f in self.model for f in MODEL_FAMILIES):
+                raise ValueError(
+                    f"model: {self.model!r} names neither {' nor '.join(MODEL_FAMILIES)}; llmlingua chooses its "
+                    "word splitting by that part of the name (keep it in a local folder's name)"
+                )
+            return self
+
+    params: Params
+
+    def compress(self, examples: list[Example], ctx: StageContext) -> list[Example]:
+        """The examples with compressed ``question`` and ``context``."""
+        p = self.params
+        check_available(p.model)  # even with nothing to compress: a config that cannot run fails at once
+        todo = [(i, f) for i, ex in enumerate(examples) for f in p.fields if len(_get(ex, f).split()) > p.min_words]
+        out = list(examples)
+        if not todo:
+            return out
+        compressor = load_compressor(p, ctx.device)
+        for n, (i, f) in enumerate(todo, start=1):
+            text = _get(out[i], f)
+            short = compressor.compress_prompt_llmlingua2(
+                [text],
+                rate=p.rate,
+                force_tokens=list(p.force_tokens),
+                force_reserve_digit=p.force_reserve_digit,
+                drop_consecutive=True,
+            )["compressed_prompt"]
+            if short.strip():
+                out[i] = _set(out[i], f, short)
+            tick(ctx.progress, "llmlingua2", n, len(todo))
+        log.info("llmlingua2: compressed %d texts at rate %.2f", len(todo), p.rate)
+        return out
+
+
+def check_available(model: str) -> None:
+    """Raise one ConfigError naming everything missing: the llmlingua package, a local model folder."""
+    problems = []
+    if importlib.util.find_spec("llmlingua") is None:
+        problems.append(f"the llmlingua package is not installed ({INSTALL_HINT}; damoc does not depend on it)")
+    if _looks_local(model) and not Path(model).expanduser().is_dir():
+        problems.append(f"model folder {model!r} not found")
+    if problems:
+        raise ConfigError(f"compressor llmlingua2: {'; '.join(problems)}")
+
+
+def load_compressor(p: LLMLingua2Compressor.Params, device: str) -> Any:
+    """llmlingua's ``PromptCompressor`` in LLMLingua-2 mode on ``device`` (``auto``: CUDA when present)."""
+    check_available(p.model)
+    try:
+        from llmlingua import PromptCompressor
+    except ImportError as exc:  # a dependency of llmlingua, or llmlingua itself, cannot be imported
+        raise ConfigError(f"compressor llmlingua2: importing llmlingua failed ({exc}); {INSTALL_HINT}") from None
+    from damoc.data.embeddings import resolve_device
+
+    model = str(Path(p.model).expanduser()) if _looks_local(p.model) else p.model
+    try:
+        return PromptCompressor(
+            model_name=model,
+            device_map=resolve_device(device),
+            model_config={"trust_remote_code": False},
+            use_llmlingua2=True,
+            llmlingua2_config={"max_batch_size": p.batch_size, "max_force_token": 100},
+        )
+    except Exception as exc:
+        raise ModelError(
+            f"compressor llmlingua2: llmlingua could not load model {p.model!r}: {type(exc).__name__}: {exc}. "
+            "Without network, give the folder of a downloaded copy, and point TIKTOKEN_CACHE_DIR at a folder "
+            "holding tiktoken's cl100k_base encoding"
+        ) from exc
+
+
+def _looks_local(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().exists()
+
+
+def _get(ex: Example, field: TextField) -> str:
+    return (ex.question if field == "question" else ex.context) or ""
+
+
+def _set(ex: Example, field: TextField, text: str) -> Example:
+    return dataclasses.replace(ex, question=text) if field == "question" else dataclasses.replace(ex, context=text)
