@@ -82,6 +82,10 @@ class RunLayout:
     def candidate_dir(self, name: str) -> Path:
         return self.root / "models" / name
 
+    def failure_report(self, name: str) -> Path:
+        """``failed.json``: the candidate's last job failed (:class:`damoc.reports.FailureReport`)."""
+        return self.candidate_dir(name) / reports.FAILURE_REPORT
+
     def proxy_dir(self, name: str) -> Path:
         return self.candidate_dir(name) / "proxy"
 

@@ -79,7 +79,7 @@ def _print_ranking(ranking: Any, run_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from damoc.report.write import ranking_table, verdict
+    from damoc.report.write import failure_lines, ranking_table, verdict
 
     header, rows = ranking_table(ranking)
     table = Table(title=f"damoc ranking by {ranking.rank_by}")
@@ -93,6 +93,8 @@ def _print_ranking(ranking: Any, run_dir: Path) -> None:
     for b in ranking.baselines:
         console.print(f"baseline {b.baseline}: {' > '.join(b.order)} (same top pick: {b.picks_same_top})")
     console.print(verdict(ranking), markup=False)
+    for line in failure_lines(ranking):
+        console.print(line, markup=False, style="red")
     console.print(f"best: [bold]{ranking.best}[/bold]; outputs in {run_dir}/ (ranking.json, report.md, report.html)")
 
 

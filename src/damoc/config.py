@@ -246,10 +246,53 @@ class SelectionConfig(_Frozen):
     )
 
 
-class ExecutorConfig(_Frozen):
-    """How per-candidate stages run (``local``: one after another, in this process)."""
+class CandidateResources(_Frozen):
+    """What one candidate's Ray task reserves: Ray's own ``num_cpus`` and ``num_gpus`` task options."""
 
-    kind: Literal["local"] = "local"
+    num_cpus: float = Field(1.0, gt=0, description="CPU cores per candidate; Ray sets the task's torch threads to it")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per candidate (a fraction shares a card); 0: CPU only")
+
+
+RAY_ADDRESS_RE = re.compile(r"^(auto|(ray://)?[A-Za-z0-9._-]+:[0-9]{1,5})$")
+
+
+class ExecutorConfig(_Frozen):
+    """How the per-candidate stages run: ``local`` (one after another, in this process) or ``ray``.
+
+    ``ray`` runs one Ray task per candidate with ``resources_per_candidate``, as many at once as the
+    cluster has room for (:mod:`damoc.executors.ray`); the data stage and the ranking stay in this process.
+    """
+
+    kind: Literal["local", "ray"] = Field(
+        "local", description="local: in this process; ray: one Ray task per candidate"
+    )
+    address: str | None = Field(
+        None,
+        description="ray: None starts a local Ray runtime; 'auto' joins the cluster this machine is part of; "
+        "'ray://host:port' connects through Ray Client; 'host:port' is a head node's GCS address",
+    )
+    resources_per_candidate: CandidateResources = Field(
+        default_factory=CandidateResources, description="ray: CPUs and GPUs reserved by each candidate's task"
+    )
+    num_cpus: int | None = Field(
+        None, gt=0, description="ray without an address: CPUs the local runtime offers; None: every core here"
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _address_form(cls, v: str | None) -> str | None:
+        if v is not None and not RAY_ADDRESS_RE.match(v):
+            raise ValueError("expected 'auto', 'ray://host:port', 'host:port' or null (a local Ray runtime)")
+        return v
+
+    @model_validator(mode="after")
+    def _ray_keys_need_ray(self) -> ExecutorConfig:
+        ray_only = sorted(self.model_fields_set - {"kind"})
+        if self.kind == "local" and ray_only:
+            raise ValueError(f"{', '.join(ray_only)}: apply to kind 'ray' only; set executor.kind: ray or remove them")
+        if self.address is not None and self.num_cpus is not None:
+            raise ValueError("num_cpus sizes the local Ray runtime started without an address; a cluster has its own")
+        return self
 
 
 class GroundTruthConfig(_Frozen):

@@ -19,3 +19,8 @@ class ModelError(DamocError):
 
 class RunLockedError(DamocError):
     """Another damoc process holds the run folder."""
+
+
+class ExecutorError(DamocError):
+    """The executor cannot run the candidate jobs as configured (Ray missing or unreachable, no node with
+    the resources asked for, a run folder that the workers do not share)."""

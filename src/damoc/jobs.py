@@ -18,12 +18,15 @@ from damoc.artifacts import RunLayout, is_done, stage_folder
 from damoc.config import CandidateSpec, RunConfig, section_hash
 from damoc.context import StageContext
 from damoc.errors import DamocError
-from damoc.executors.base import CandidateJob, EventFn
+from damoc.executors.base import GROUND_TRUTH, CandidateJob, EventFn
+from damoc.reports import FailureKind, FailureReport
 
 if TYPE_CHECKING:
     from damoc.candidates.resolve import ResolvedModel
 
 log = logging.getLogger(__name__)
+
+PARAGRAPH = "\n\n"
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,18 @@ class _Work:
 
 
 def run_candidate(job: CandidateJob, on_event: EventFn | None = None) -> None:
-    """Stages 2-4 (and the zero_shot and subset_tuning baselines' runs) for one candidate, in this process."""
+    """Stages 2-4 (and the zero_shot and subset_tuning baselines' runs) for one candidate, in this process.
+
+    A job of the :data:`~damoc.executors.base.GROUND_TRUTH` stage runs the validation's ground truth instead.
+    """
     cfg, name = job.config, job.name
-    _check_sequential(job)
     progress = None if on_event is None else functools.partial(on_event, name)
+    if job.stages == (GROUND_TRUTH,):
+        from damoc.validation.truth import run_ground_truth_job
+
+        run_ground_truth_job(cfg, job.run_dir, name, progress)
+        return
+    _check_sequential(job)
     hashes = stage_hashes(cfg, name)
     work = _Work(
         cfg=cfg,
@@ -142,6 +153,45 @@ def run_candidate(job: CandidateJob, on_event: EventFn | None = None) -> None:
             _subset_tuning_stage(work)
         if "ats" in cfg.selection.baselines:
             _ats_stage(work)
+
+
+def job_failure(job: CandidateJob, exc: BaseException, executor: str, kind: FailureKind | None = None) -> FailureReport:
+    """What the ranking records for a failed job: its stage, the kind of failure and the reason.
+
+    Args:
+        job: the job that failed.
+        exc: what it raised (for a worker that died: the executor's own error).
+        executor: the executor's registry name.
+        kind: ``worker_died`` or ``out_of_memory`` when the executor knows; else read off ``exc``.
+    """
+    text = str(exc).strip()
+    if not isinstance(exc, DamocError | OSError):  # damoc's and the OS's messages are written for the user
+        text = f"{type(exc).__name__}: {text.split(PARAGRAPH)[0]}".rstrip(": ")
+    oom = isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"  # torch's CUDA OOM
+    return FailureReport(
+        candidate=job.name,
+        stage=unfinished_stage(job),
+        kind=kind or ("out_of_memory" if oom else "error"),
+        reason=text or type(exc).__name__,
+        executor=executor,
+    )
+
+
+def unfinished_stage(job: CandidateJob) -> str:
+    """The first of ``job``'s stages without an up-to-date result: where a failed job stopped.
+
+    When the proxy's stages are all done, the baselines' runs (part of ``evaluate``) are what failed.
+    """
+    if job.stages == (GROUND_TRUTH,):
+        return GROUND_TRUTH
+    h = stage_hashes(job.config, job.name)
+    layout = RunLayout(job.run_dir)
+    results = {
+        "model": (layout.proxy_dir(job.name), h.model),
+        "train": (layout.adapter_dir(job.name), h.train),
+        "evaluate": (layout.eval_dir(job.name), h.eval),
+    }
+    return next((s for s in job.stages if not is_done(*results[s])), job.stages[-1])
 
 
 def _check_sequential(job: CandidateJob) -> None:

@@ -15,7 +15,8 @@ from damoc.artifacts import RunLayout, clean_stale_temps, is_done, run_lock, sta
 from damoc.config import RunConfig
 from damoc.context import StageContext
 from damoc.errors import DamocError
-from damoc.executors.base import CANDIDATE_STAGES, CandidateJob, EventFn
+from damoc.executors.base import CANDIDATE_STAGES, CandidateJob, EventFn, Executor
+from damoc.failures import CandidateFailed, record_failures
 from damoc.jobs import data_hash
 from damoc.loading import dump_config
 from damoc.progress import ProgressFn
@@ -45,7 +46,6 @@ def run(
         The ranking when the ``rank`` stage ran, else None.
     """
     from damoc.budget import apply_budget
-    from damoc.executors import EXECUTORS
 
     cfg = apply_budget(cfg)  # a no-op without a budget, and when load_config already applied it
     layout = RunLayout(cfg.run_dir)
@@ -60,27 +60,70 @@ def run(
         if per_candidate and cfg.selection.prescreen is not None:
             names = _prescreened(cfg, layout, names, StageContext.from_config(cfg, progress))
         if per_candidate:
-            executor = EXECUTORS.build(cfg.executor.kind, {}, where="executor.kind")
-            if cfg.selection.strategy == "successive_halving" and {"train", "evaluate"} <= set(per_candidate):
-                from damoc.halving import run_halving
-
-                run_halving(cfg, layout, _all_of(cfg, names, "selection.strategy"), executor, _forward(progress))
-            elif cfg.evaluation.sequential_chunk is not None and "evaluate" in per_candidate:
-                from damoc.sequential import run_sequential
-
-                run_sequential(cfg, layout, names, per_candidate, executor, _forward(progress))
-            else:
-                executor.run([CandidateJob(cfg, layout.root, n, per_candidate) for n in names], _forward(progress))
+            run_candidates(cfg, layout, names, per_candidate, progress, then_rank="rank" in stages)
         if "rank" in stages:
             return run_rank(cfg, layout)
     return None
 
 
-def _forward(progress: ProgressFn | None) -> EventFn | None:
-    """Candidate events drawn as the CLI's progress bars (one bar per description)."""
+def run_candidates(
+    cfg: RunConfig,
+    layout: RunLayout,
+    names: list[str],
+    stages: tuple[str, ...],
+    progress: ProgressFn | None = None,
+    then_rank: bool = False,
+) -> None:
+    """The per-candidate ``stages`` of ``names`` through the configured executor; failures are recorded.
+
+    A failed candidate gets ``models/<name>/failed.json`` (:mod:`damoc.failures`). When the ranking
+    follows (``then_rank``) under the ``all`` strategy, the others' results are ranked and the failed one
+    is listed with its reason; successive halving and sequential evaluation compare the candidates round
+    by round, so there (and without a ranking to report it in) :class:`CandidateFailed` is raised once
+    the other jobs of that round have finished.
+    """
+    from damoc.executors.base import build_executor
+
+    mode = _candidate_mode(cfg, stages)
+    try:
+        _dispatch(mode, cfg, layout, names, stages, build_executor(cfg), events_to_progress(progress))
+    except CandidateFailed as exc:
+        record_failures(layout, names, stages, exc.failures)
+        if not then_rank or mode != "all":
+            raise
+    else:
+        record_failures(layout, names, stages, [])
+
+
+def _candidate_mode(cfg: RunConfig, stages: tuple[str, ...]) -> Literal["halving", "sequential", "all"]:
+    if cfg.selection.strategy == "successive_halving" and {"train", "evaluate"} <= set(stages):
+        return "halving"
+    if cfg.evaluation.sequential_chunk is not None and "evaluate" in stages:
+        return "sequential"
+    return "all"
+
+
+def _dispatch(
+    mode: str, cfg: RunConfig, layout: RunLayout, names: list[str], stages: tuple[str, ...],
+    executor: Executor, on_event: EventFn | None,
+) -> None:  # fmt: skip
+    if mode == "halving":
+        from damoc.halving import run_halving
+
+        run_halving(cfg, layout, _all_of(cfg, names, "selection.strategy"), executor, on_event)
+    elif mode == "sequential":
+        from damoc.sequential import run_sequential
+
+        run_sequential(cfg, layout, names, stages, executor, on_event)
+    else:
+        executor.run([CandidateJob(cfg, layout.root, n, stages) for n in names], on_event)
+
+
+def events_to_progress(progress: ProgressFn | None) -> EventFn | None:
+    """Candidate events drawn as the CLI's progress bars: one bar per candidate and step (they may run at once)."""
     if progress is None:
         return None
-    return lambda candidate, description, done, total: progress(description, done, total)
+    return lambda candidate, description, done, total: progress(f"{candidate} {description}", done, total)
 
 
 def _select(cfg: RunConfig, candidates: Sequence[str] | None) -> list[str]:

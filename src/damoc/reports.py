@@ -35,6 +35,9 @@ EVAL_EXAMPLES_FILE = "eval_examples.jsonl"
 PRESCREEN_REPORT = "prescreen.json"
 # the ats baseline (models/<name>/ats_subsets/<size>/ and models/<name>/ats/)
 ATS_POINT_REPORT, ATS_REPORT = "test_loss.json", "ats.json"
+# a candidate job that failed (models/<name>/failed.json), until a rerun of its stage succeeds
+FAILURE_REPORT = "failed.json"
+FailureKind = Literal["error", "out_of_memory", "worker_died"]
 
 
 class StageReport(BaseModel):
@@ -44,6 +47,24 @@ class StageReport(BaseModel):
 
     file_name: ClassVar[str] = ""
     schema_version: int = Field(SCHEMA_VERSION, description="run-folder schema this file was written with")
+
+
+class FailureReport(StageReport):
+    """A candidate job that failed, written as ``models/<name>/failed.json`` by the driver.
+
+    The ranking lists the candidate as failed with this reason; the file goes once a rerun of the
+    failed stage succeeds.
+    """
+
+    file_name: ClassVar[str] = FAILURE_REPORT
+
+    candidate: str
+    stage: str = Field(description="the first of the job's stages left without an up-to-date result")
+    kind: FailureKind = Field(
+        description="error: the stage raised; out_of_memory: it ran out of (GPU) memory; worker_died: its process was killed"
+    )
+    reason: str = Field(description="the error message (its type first when it is not a damoc or OS error)")
+    executor: str = Field(description="the executor that ran the job (local, ray)")
 
 
 class StepReport(StageReport):

@@ -3,7 +3,7 @@
 The contract is :class:`damoc.executors.base.Executor`; each module registers one executor.
 """
 
-from damoc.executors import local
+from damoc.executors import local, ray
 from damoc.executors.base import EXECUTORS, CandidateJob, EventFn, Executor
 
-__all__ = ["EXECUTORS", "CandidateJob", "EventFn", "Executor", "local"]
+__all__ = ["EXECUTORS", "CandidateJob", "EventFn", "Executor", "local", "ray"]

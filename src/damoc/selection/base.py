@@ -5,7 +5,7 @@ Baselines have their own contract in :mod:`damoc.selection.baselines.base`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -27,6 +27,16 @@ class CandidateResult(BaseModel):
     params_after: int | None = None
     train_examples: int | None = None
     train_tokens: int | None = None
+
+
+class FailedCandidate(BaseModel):
+    """A candidate whose job failed: listed with its reason, left out of the order and the pick."""
+
+    candidate: str
+    status: Literal["failed"] = "failed"
+    stage: str = Field(description="the stage that failed (model, train, evaluate)")
+    kind: str = Field(description="error, out_of_memory or worker_died (its process was killed)")
+    reason: str
 
 
 class PairDifference(BaseModel):
@@ -122,6 +132,10 @@ class Ranking(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="data stage summary")
     prescreen: PrescreenSummary | None = Field(None, description="the zero-cost pre-screen, when configured")
     halving: HalvingSummary | None = Field(None, description="successive halving's rounds, when configured")
+    failed: list[FailedCandidate] = Field(
+        default_factory=list,
+        description="candidates whose job failed (models/<name>/failed.json); a rerun retries them",
+    )
 
     @property
     def best(self) -> str:

@@ -10,7 +10,7 @@ from damoc.artifacts import RunLayout, read_manifest, write_json_atomic
 from damoc.config import SelectionConfig
 from damoc.errors import DamocError
 from damoc.reports import DataReport, EvalReport, ProxyReport, R, TrainReport, read_stage_report
-from damoc.selection.base import BaselineResult, CandidateResult, Ranking
+from damoc.selection.base import BaselineResult, CandidateResult, FailedCandidate, Ranking
 from damoc.selection.baselines.base import BASELINES, ExplainedBaseline
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ def rank_candidates(run_dir: Path, names: list[str], cfg: SelectionConfig) -> Ra
 
     Each score gets a 95% bootstrap interval over the eval examples and each neighbour pair a paired
     interval of its difference; ``top_group`` holds every candidate statistically tied with the leader.
+    A candidate whose job failed (``models/<name>/failed.json``) is listed in ``failed`` with its
+    reason and left out of the order, the intervals and the baselines.
 
     Args:
         run_dir: the run folder holding ``models/<name>/...`` results.
@@ -99,6 +101,8 @@ def rank_candidates(run_dir: Path, names: list[str], cfg: SelectionConfig) -> Ra
 
     layout = RunLayout(run_dir)
     names = screening.ranked_names(layout, names, cfg)  # the pre-screen's survivors
+    failed = _failed(layout, names)
+    names = [n for n in names if n not in {f.candidate for f in failed}]
     rows = order_results([collect_result(layout, n, cfg.rank_by) for n in names])
     rows = screening.order_by_round(rows, screening.read_halving(layout, cfg))
     rounds, used = _sequential_summary(layout, names)
@@ -112,11 +116,24 @@ def rank_candidates(run_dir: Path, names: list[str], cfg: SelectionConfig) -> Ra
         run_baseline(b, layout, names, cfg.rank_by, top_group, cfg.baseline_params.get(b)) for b in cfg.baselines
     ]
     ranking = ranking.model_copy(
-        update={"baselines": baselines, "data": report.model_dump(mode="json") if report else {}}
+        update={"baselines": baselines, "data": report.model_dump(mode="json") if report else {}, "failed": failed}
     )
     write_json_atomic(layout.ranking_path, ranking.model_dump(mode="json"))
     log.info("ranking written to %s", layout.ranking_path)
     return ranking
+
+
+def _failed(layout: RunLayout, names: list[str]) -> list[FailedCandidate]:
+    """The candidates of ``names`` whose last job failed; an error when that leaves none to rank."""
+    from damoc.failures import RERUN_HINT, describe, read_failures
+
+    failed = [
+        FailedCandidate(candidate=f.candidate, stage=f.stage, kind=f.kind, reason=f.reason)
+        for f in read_failures(layout, names)
+    ]
+    if failed and len(failed) == len(names):
+        raise DamocError("\n".join(["no candidate to rank: every one failed", *map(describe, failed), RERUN_HINT]))
+    return failed
 
 
 def add_uncertainty(ranking: Ranking, layout: RunLayout, cfg: SelectionConfig) -> Ranking:
