@@ -114,6 +114,8 @@ def test_shipped_configs_load_and_every_domain_task_has_one() -> None:
     bundled = {cfg.task.bundled for cfg in loaded.values() if cfg.task.bundled}
     domain = set(bundled_task_names()) - {"world_facts"}  # world_facts is the demo's task
     assert domain <= bundled, f"bundled tasks without a config in configs/: {sorted(domain - bundled)}"
+    showcases = ("demo", "smoke", "data_compression")  # named after what they show, not after their task
     for name, cfg in loaded.items():
-        if cfg.task.bundled and name not in ("demo", "smoke"):
+        if cfg.task.bundled and name not in showcases:
             assert name == cfg.task.bundled and cfg.run_dir.name == name, name
+        assert cfg.run_dir.name == name, name
