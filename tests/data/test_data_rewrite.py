@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,18 @@ def test_retries_with_backoff_then_a_clear_failure(tmp_path: Path) -> None:
     assert len(server.requests) == 2
 
 
+def test_a_slow_endpoint_times_out_and_is_retried(tmp_path: Path) -> None:
+    def slow(message: str) -> str:
+        time.sleep(1.5)
+        return drop_filler(last_block(message))
+
+    with ChatServer(reply=slow) as server:
+        params = endpoint_params(server, timeout_s=0.3, max_retries=1, concurrency=1)
+        with pytest.raises(ModelError, match="failed after 2 attempts: APITimeoutError"):
+            rewrite(params, [EXAMPLES[1]], tmp_path)
+        assert len(server.requests) == 2
+
+
 def test_api_key_is_sent_but_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DAMOC_TEST_CHAT_KEY", SECRET)
     mc = [EXAMPLES[0], dataclasses.replace(EXAMPLES[3], context="The hall was paid for.")]  # 4 + 5 words: kept as is
@@ -213,6 +226,8 @@ def test_clear_errors_name_the_param(tmp_path: Path, monkeypatch: pytest.MonkeyP
             ConfigError, match="api_key_env: the environment variable 'DAMOC_TEST_MISSING_KEY' is not set"
         ):
             rewrite(params, EXAMPLES, tmp_path)
+        with pytest.raises(ConfigError, match="DAMOC_TEST_MISSING_KEY"):  # nothing to rewrite still fails at once
+            rewrite(params, [EXAMPLES[3]], tmp_path)
     assert server.requests == []
 
 

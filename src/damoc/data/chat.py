@@ -250,6 +250,8 @@ class EndpointChat:
                 )
                 time.sleep(self._wait(attempt))
             else:
+                if not response.choices:
+                    raise ModelError(f"{self.base_url}: chat reply for model {self.model!r} has no choices")
                 choice = response.choices[0]
                 return Reply(choice.message.content or "", finished=choice.finish_reason != "length")
         raise AssertionError("unreachable: the last attempt returns or raises")

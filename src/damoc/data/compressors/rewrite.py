@@ -140,11 +140,12 @@ class RewriteCompressor(Method):
     def compress(self, examples: list[Example], ctx: StageContext) -> list[Example]:
         """The examples with rewritten ``question`` and ``context`` (see the class docstring)."""
         p = self.params
+        key = read_api_key(p)  # even with nothing to rewrite: a config that cannot run fails at once
         todo = [(i, f) for i, ex in enumerate(examples) for f in p.fields if len(_get(ex, f).split()) > p.min_words]
         rejected: dict[tuple[int, TextField], tuple[int, str]] = {}
         current = list(examples)
         if todo:
-            chat = open_chat(p, ctx)
+            chat = open_chat(p, ctx, key)
             judge = Judge(p, ctx) if p.judge else None
             for round_no in range(1, p.max_rounds + 1):
                 todo = run_round(current, todo, round_no, chat, judge, p, ctx, rejected)
@@ -154,20 +155,25 @@ class RewriteCompressor(Method):
         return current
 
 
-def open_chat(p: RewriteCompressor.Params, ctx: StageContext) -> Chat:
-    """The chat backend the params name; the API key is read here from ``api_key_env``, never stored."""
+def read_api_key(p: RewriteCompressor.Params) -> str | None:
+    """The API key from the environment variable ``api_key_env`` names (None without one); it is never stored."""
+    if p.api_key_env is None:
+        return None
+    key = os.environ.get(p.api_key_env)
+    if not key:
+        raise ConfigError(
+            f"rewrite.params.api_key_env: the environment variable {p.api_key_env!r} is not set; export it "
+            "with the endpoint's API key, or drop api_key_env for an endpoint without a key"
+        )
+    return key
+
+
+def open_chat(p: RewriteCompressor.Params, ctx: StageContext, key: str | None) -> Chat:
+    """The chat backend the params name (``key``: the endpoint's API key, kept in memory only)."""
     from damoc.data.chat import EndpointChat, load_local_chat
 
     if p.backend == "local":
         return load_local_chat(p.model, ctx.cache_dir, ctx.device, p.batch_size, ctx.progress)
-    key = None
-    if p.api_key_env is not None:
-        key = os.environ.get(p.api_key_env)
-        if not key:
-            raise ConfigError(
-                f"rewrite.params.api_key_env: the environment variable {p.api_key_env!r} is not set; export it "
-                "with the endpoint's API key, or drop api_key_env for an endpoint without a key"
-            )
     assert p.base_url is not None  # the Params validator requires it for this backend
     return EndpointChat(p.base_url, p.model, key, p.timeout_s, p.max_retries, p.backoff_s, p.concurrency, ctx.progress)
 
