@@ -43,6 +43,15 @@ def validate_methods(cfg: RunConfig) -> None:
     unlisted = sorted(set(cfg.selection.baseline_params) - set(cfg.selection.baselines))
     if unlisted:
         raise ConfigError(f"selection.baseline_params: {unlisted} not in selection.baselines {cfg.selection.baselines}")
+    check_executor(cfg)
+
+
+def check_executor(cfg: RunConfig) -> None:
+    """``executor.kind: ray`` needs the ray package (looked up, not imported: it is heavy)."""
+    import importlib.util
+
+    if cfg.executor.kind == "ray" and importlib.util.find_spec("ray") is None:
+        raise ConfigError("executor.kind: ray needs the ray package: pip install 'damoc[ray]' (ray==2.60.0)")
 
 
 def check_selection_strategy(cfg: RunConfig) -> None:

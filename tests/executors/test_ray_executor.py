@@ -87,6 +87,34 @@ def test_ray_gives_the_local_results_and_forwards_progress(
     assert {d.split()[0] for d, _ in finished["ray"]} == {"tiny-llama", "tiny-qwen2"}
 
 
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {"evaluation": {"batch_size": 16, "sequential_chunk": 4}, "selection": {"baselines": ["zero_shot"]}},
+        {
+            "training": {"max_steps": 8, "batch_size": 4, "max_seq_len": 48},
+            "selection": {"strategy": "successive_halving"},
+        },
+    ],
+    ids=["sequential_evaluation", "successive_halving"],
+)
+def test_round_based_strategies_give_the_local_results(
+    sections: dict[str, Any], ray_runtime: Any, one_thread: None, tmp_path: Path, tiny_model_dirs: dict[str, Path]
+) -> None:
+    rankings = []
+    for kind in ("local", "ray"):
+        raw = _raw(tmp_path, {k: tiny_model_dirs[k] for k in PAIR}, kind)
+        raw.update({key: {**raw[key], **value} for key, value in sections.items()})
+        rankings.append(run(parse_config(raw)))
+    local, ray = rankings
+    assert local is not None and ray is not None
+    # everything but the seconds (of the rows and of the data stage): baselines, intervals, rounds, halving
+    timed = {"candidates", "data"}
+    assert ray.model_dump(exclude=timed) == local.model_dump(exclude=timed)
+    assert (local.eval_rounds is not None) or (local.halving is not None)
+    assert ranking_scores(tmp_path / "run_ray") == ranking_scores(tmp_path / "run_local")
+
+
 def test_ground_truths_run_as_ray_tasks_with_the_local_results(
     ray_runtime: Any, one_thread: None, tmp_path: Path, tiny_model_dirs: dict[str, Path]
 ) -> None:
@@ -226,6 +254,21 @@ def test_executor_section_errors_name_the_key(section: dict[str, Any], needles: 
         parse_config({**raw, "executor": section})
     for needle in needles:
         assert needle in str(err.value), str(err.value)
+
+
+def test_ray_kind_without_the_ray_package_fails_at_validation(
+    tmp_path: Path, tiny_model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from damoc.preflight import validate_methods
+
+    cfg = parse_config(_raw(tmp_path, {"llama": tiny_model_dirs["llama"]}, "ray"))
+    validate_methods(cfg)  # installed here
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else find_spec(name, *a))
+    with pytest.raises(ConfigError, match=r"executor.kind: ray needs the ray package: pip install 'damoc\[ray\]'"):
+        validate_methods(cfg)
 
 
 def test_ray_addresses_and_resources_are_accepted(tmp_path: Path) -> None:
