@@ -170,6 +170,27 @@ def test_a_failing_candidate_is_ranked_failed_and_a_rerun_retries_only_it(
     assert "Not ranked" not in layout.report_md.read_text()
 
 
+def test_failure_kind_and_reason_are_read_off_the_exception(tmp_path: Path, tiny_model_dirs: dict[str, Path]) -> None:
+    import torch
+
+    from damoc.errors import ModelError
+    from damoc.executors.base import CandidateJob
+    from damoc.jobs import job_failure
+
+    cfg = parse_config(_raw(tmp_path, {"llama": tiny_model_dirs["llama"]}, "local"))
+    job = CandidateJob(cfg, cfg.run_dir, "tiny-llama")
+    cuda = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\n\nSee the allocator docs")
+    cases = [
+        (cuda, "out_of_memory", "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"),
+        (MemoryError(), "out_of_memory", "MemoryError"),
+        (KeyError("lm_head"), "error", "KeyError: 'lm_head'"),
+        (ModelError("/m: not a causal LM\n\nuse a decoder"), "error", "/m: not a causal LM\n\nuse a decoder"),
+    ]
+    for exc, kind, reason in cases:
+        failure = job_failure(job, exc, "local")
+        assert (failure.stage, failure.kind, failure.reason) == ("model", kind, reason)
+
+
 def _kill_when_running(title: str, stop: threading.Event, killed: list[int]) -> None:
     """SIGKILL the Ray worker whose process title is ``title`` (Ray names it after the running task)."""
     while not stop.is_set() and not killed:
