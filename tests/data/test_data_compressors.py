@@ -21,6 +21,7 @@ from damoc.data.compressors.self_information import (
     join_units,
     score_units,
     select_units,
+    span_units,
     split_units,
     token_windows,
     unit_information,
@@ -202,6 +203,17 @@ def test_self_information_keeps_whitespace_punctuation_answers_and_choices(tiny_
             assert _drops_whole_units(before, after, unit)
         shorter = len(out.context) + len(out.question) < len(context) + len(question)
         assert (out.context, out.question) == (context, question) if rate == 1.0 else shorter
+        assert "twelve" in out.context, "keep_spans=choices: the answer-bearing unit stays"
+
+
+def test_span_units_marks_units_overlapping_a_span_by_hand() -> None:
+    text = "In the old town, the Red  Mill stood; it burned in 1901."
+    units = split_units(text, "phrase")
+    assert units == ["In the old town,", " the Red  Mill stood;", " it burned", " in 1901."]
+    assert span_units(units, text, ["red mill"]).tolist() == [False, True, False, False]  # case, whitespace run
+    assert span_units(units, text, ["town, the red"]).tolist() == [True, True, False, False]  # across units
+    assert span_units(units, text, ["1901", "Mil"]).tolist() == [False, False, False, True]  # whole words only
+    assert not span_units(units, text, []).any()
 
 
 def test_compressor_runs_as_a_data_step(

@@ -55,6 +55,10 @@ class SelfInformationCompressor(Method):
     chunks Selective Context uses; ``word`` splits at whitespace. Unlike Selective Context, which
     collapses all whitespace to single spaces and scores each sentence on its own, damoc keeps the
     text's whitespace and conditions each token on up to ``max_seq_len`` tokens before it.
+
+    ``keep_spans`` (not in Selective Context, which knows no answers): units that contain any part of
+    a choice's text (``choices``, the default) or of the right answer's (``answer``), matched as whole
+    words ignoring case, are always kept, so a passage never loses the span its question asks about.
     """
 
     class Params(ReferenceModelParams):
@@ -63,6 +67,9 @@ class SelfInformationCompressor(Method):
         min_words: int = Field(8, ge=1, description="texts of at most this many words are left unchanged")
         max_seq_len: int = Field(512, ge=8, description="tokens per scoring window; longer texts use several")
         batch_size: int = Field(16, gt=0, description="windows per forward pass")
+        keep_spans: Literal["choices", "answer", "none"] = Field(
+            "choices", description="units holding these spans are always kept: every choice's text, the answer's, none"
+        )
 
     params: Params
 
@@ -73,7 +80,8 @@ class SelfInformationCompressor(Method):
         p = self.params
         model, tokenizer = load_reference_model(p.reference_model, ctx.cache_dir, ctx.device)
         texts = [ex.question for ex in examples] + [ex.context or "" for ex in examples]
-        short = compress_texts(texts, model, tokenizer, p, ctx.progress)
+        spans = [protected_spans(ex, p.keep_spans) for ex in examples] * 2
+        short = compress_texts(texts, model, tokenizer, p, ctx.progress, spans)
         n = len(examples)
         return [
             dataclasses.replace(ex, question=short[i], context=short[n + i] if ex.context else ex.context)
@@ -82,15 +90,49 @@ class SelfInformationCompressor(Method):
 
 
 def compress_texts(
-    texts: list[str], model: Any, tokenizer: Any, p: SelfInformationCompressor.Params, progress: ProgressFn | None
+    texts: list[str],
+    model: Any,
+    tokenizer: Any,
+    p: SelfInformationCompressor.Params,
+    progress: ProgressFn | None,
+    spans: list[list[str]] | None = None,
 ) -> list[str]:
-    """Each text without its least informative units (texts of <= ``p.min_words`` words unchanged)."""
+    """Each text without its least informative units (texts of <= ``p.min_words`` words unchanged).
+
+    ``spans[i]``: texts whose occurrences in ``texts[i]`` are kept (see :func:`span_units`).
+    """
     out = list(texts)
     todo = [i for i, t in enumerate(texts) if len(t.split()) > p.min_words]
     scored = score_units([texts[i] for i in todo], model, tokenizer, p, progress)
     for i, (units, scores) in zip(todo, scored, strict=True):
-        out[i] = join_units(units, select_units(scores, p.rate), texts[i])
+        keep = select_units(scores, p.rate) | span_units(units, texts[i], spans[i] if spans else [])
+        out[i] = join_units(units, keep, texts[i])
     return out
+
+
+def protected_spans(ex: Example, which: Literal["choices", "answer", "none"]) -> list[str]:
+    """The texts whose units are never dropped: every choice's, the right answer's, or none."""
+    if which == "none":
+        return []
+    if ex.choices is not None and isinstance(ex.answer, int):
+        return list(ex.choices) if which == "choices" else [ex.choices[ex.answer]]
+    return [str(ex.answer)] if ex.answer is not None else []
+
+
+def span_units(units: list[str], text: str, spans: list[str]) -> np.ndarray:
+    """Mask of the units overlapping an occurrence of any span (whole words, case and whitespace runs ignored)."""
+    hit = np.zeros(len(units), dtype=bool)
+    ends = np.cumsum([len(u) for u in units])
+    for span in spans:
+        words = span.split()
+        if not words:
+            continue
+        pattern = r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)"
+        for m in re.finditer(pattern, text, flags=re.IGNORECASE):
+            first = int(np.searchsorted(ends, m.start(), side="right"))
+            last = int(np.searchsorted(ends, m.end() - 1, side="right"))
+            hit[first : last + 1] = True
+    return hit
 
 
 def score_units(
