@@ -1,0 +1,561 @@
+"""Model-level compression benchmark: what each layer scorer x merger costs the bundled models on a dev split.
+
+For every bundled model, task (``configs/<task>.yaml`` gives the prompt, lengths, batch sizes, seed
+and ``selection.cluster_by``) and removal ratio, the uncompressed model and each compressed one are
+scored on a dev split carved from the task's *training* split (whole clusters held out,
+:func:`damoc.tasks.dev.carve_dev`, at least ``--dev-clusters`` of them, with ``--dev-size`` examples
+taken from them in turn; the eval split is never read):
+
+* accuracy with damoc's multiple-choice log-likelihood scorer, and the retained accuracy
+  (compressed / uncompressed);
+* the mean answer-token loss (:func:`damoc.model.tolerance.answer_loss`, prompt masked as in fine-tuning);
+* seconds spent scoring layers, merging + removing, and evaluating.
+
+Calibration examples are drawn from the rest of train as the data stage draws them
+(:func:`damoc.data.stage.draw_calibration`, ``data.calibration_samples``, the run seed). The default
+grid is every registered scorer with merger ``none`` plus every merger with ``block_influence``
+(``--full-grid``: the cross product). Layers are scored once per (scorer, ratio) on the uncompressed
+model and the removal set is reused by every merger; the model is reloaded from its converted
+safetensors before each compression. ``--forward-bar`` times each scorer against one plain forward
+pass ``model(**batch)`` over the same calibration batches (Qwen2.5-0.5B, 64 samples of
+``medical_except``, best of ``--repeats``).
+
+The JSON is rewritten atomically after every cell; a rerun with the same settings skips finished cells.
+
+Run:  nice -n 19 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/model_compression.py \\
+          [--models ...] [--tasks ...] [--ratios 0.25 0.5] [--dev-size 96] [--forward-bar] [--table]
+      -> benchmarks/results/model_compression.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from damoc.artifacts import package_versions
+from damoc.atomic import write_json_atomic
+from damoc.config import CandidateSpec, RunConfig
+from damoc.loading import load_config
+from damoc.tasks.dev import ClusterKey, cluster_key
+from damoc.tasks.example import Example
+from damoc.tasks.prompts import PromptSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "model_compression.json"
+MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
+TASKS = ["medical_except", "medical_qa", "financial_qa", "general_qa", "reading_comprehension"]
+DEFAULT_SCORER = "block_influence"
+BAR = 1.2  # issue 13: scoring a 0.5B model costs at most 1.2x one plain forward pass
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """A task's run config, prompt, dev examples and calibration examples, and how they were cut."""
+
+    cfg: RunConfig
+    prompt: PromptSpec
+    dev: list[Example]
+    calibration: list[Example]
+    split: dict[str, Any]
+
+
+def spread(held: Sequence[Example], key: ClusterKey, size: int, seed: int) -> list[Example]:
+    """``size`` of the held-out examples, one cluster after another in turn, so the dev split covers every held-out cluster."""
+    clusters: dict[str, list[Example]] = {}
+    for i, ex in enumerate(held):
+        clusters.setdefault(cluster_key(ex, key, i), []).append(ex)
+    rng = random.Random(seed)
+    pools = [rng.sample(c, len(c)) for c in clusters.values()]
+    order = [p[r] for r in range(max(map(len, pools), default=0)) for p in pools if r < len(p)]
+    return order[:size]
+
+
+def task_data(task: str, dev_size: int, dev_clusters: int, calibration: int | None) -> TaskData:
+    """Carve the dev split from train (whole clusters) and draw calibration from the rest, seeded by the config."""
+    from damoc.data.stage import draw_calibration
+    from damoc.tasks.dev import carve_dev
+    from damoc.tasks.load import load_split, task_sources
+
+    cfg = load_config(ROOT / "configs" / f"{task}.yaml")
+    train_src, _, fields, task_type = task_sources(cfg.task)  # the eval source is not read
+    if task_type != "multiple_choice":
+        raise SystemExit(f"{task}: only multiple-choice tasks are measured (accuracy by log-likelihood)")
+    train = load_split(train_src, fields, task_type, "train", fmt=cfg.task.format)
+    key = cfg.selection.cluster_by
+    rest, held = carve_dev(train, key, dev_size, cfg.seed, dev_clusters)
+    dev = spread(held, key, dev_size, cfg.seed)
+    calib = draw_calibration(rest, calibration or cfg.data.calibration_samples, cfg.seed)
+    split = {
+        "cluster_by": key, "train": len(train), "rest": len(rest), "held_out": len(held),
+        "held_out_clusters": len({cluster_key(e, key, i) for i, e in enumerate(held)}),
+        "dev": len(dev), "calibration": len(calib), "seed": cfg.seed,
+    }  # fmt: skip
+    return TaskData(cfg, PromptSpec.from_task(cfg.task), dev, calib, split)
+
+
+# ---------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Batches:
+    """A model's tokenised calibration (unlabelled and prompt-masked) and dev answer batches."""
+
+    calib: list[dict[str, Any]]
+    calib_loss: list[dict[str, Any]]
+    dev_loss: list[dict[str, Any]]
+
+
+def load_fresh(alias: str, device: str) -> tuple[Any, Any, float]:
+    """(model, tokenizer, seconds) of a bundled model, from its converted safetensors (as the model stage loads it)."""
+    from damoc.candidates.resolve import load_model, resolve_candidate
+    from damoc.model.layers import architecture
+
+    start = time.perf_counter()
+    resolved = resolve_candidate(CandidateSpec(name=alias, alias=alias))
+    model, tokenizer = load_model(resolved, device)
+    architecture(model)
+    return model, tokenizer, time.perf_counter() - start
+
+
+def make_batches(model: Any, tok: Any, data: TaskData) -> Batches:
+    """Calibration cut as the model stage cuts it; calibration and dev answers as fine-tuning cuts them."""
+    from damoc.model.stage import render_calibration, tokenize_batches
+    from damoc.model.tolerance import answer_batches
+
+    m = data.cfg.model
+    dev = next(model.parameters()).device
+    texts = render_calibration(data.calibration, data.prompt, tok)
+    return Batches(
+        tokenize_batches(tok, texts, m.max_seq_len, m.batch_size, dev),
+        answer_batches(tok, data.calibration, m.max_seq_len, m.batch_size, data.prompt, dev),
+        answer_batches(tok, data.dev, m.max_seq_len, m.batch_size, data.prompt, dev),
+    )
+
+
+def evaluate_dev(model: Any, tok: Any, data: TaskData, dev_loss_batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Dev accuracy (damoc's log-likelihood scorer, lm-eval ``acc``), per-example hits and answer loss, timed."""
+    from damoc.evaluation.loglik import score_multiple_choice
+    from damoc.evaluation.metrics import build_metrics
+    from damoc.evaluation.metrics.base import argmax
+    from damoc.model.tolerance import answer_loss
+
+    ev = data.cfg.evaluation
+    start = time.perf_counter()
+    rows = score_multiple_choice(data.dev, model, tok, ev.max_seq_len, ev.batch_size, None, data.prompt)
+    eval_s = time.perf_counter() - start
+    acc = build_metrics(["acc"], "multiple_choice")[0].compute(rows)
+    start = time.perf_counter()
+    loss = answer_loss(model, dev_loss_batches)
+    return {
+        "acc": round(float(acc), 6),
+        "answer_loss": round(loss, 6),
+        "hits": "".join("1" if argmax(r["logliks"]) == r["answer"] else "0" for r in rows),
+        "eval_seconds": round(eval_s, 3),
+        "loss_seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+# ---------------------------------------------------------------- grid
+
+
+def grid(full: bool) -> dict[str, list[str]]:
+    """scorer -> mergers measured with its removal set: every scorer x none, block_influence x every merger."""
+    from damoc.model.base import MERGERS, SCORERS
+
+    if full:
+        return {s: MERGERS.names() for s in SCORERS.names()}
+    out = {s: ["none"] for s in SCORERS.names()}
+    out[DEFAULT_SCORER] = ["none", *[m for m in MERGERS.names() if m != "none"]]
+    return out
+
+
+def score_layers(model: Any, batches: Batches, scorer_name: str, ratio: float, seed: int) -> dict[str, Any]:
+    """One scorer's verdict on the uncompressed model at ``ratio``, timed."""
+    import torch
+
+    from damoc.model.base import SCORERS
+    from damoc.model.layers import decoder_layers, num_layers_to_remove
+
+    scorer = SCORERS.build(scorer_name, {}, where="model.scorer")
+    num_remove = num_layers_to_remove(len(decoder_layers(model)), ratio)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    result = scorer.score(model, batches.calib, num_remove, None, batches.calib_loss)
+    return {
+        "removed": result.removed,
+        "scores": [round(s, 6) for s in result.scores],
+        "tokens": result.tokens,
+        "score_seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def compress(
+    alias: str, device: str, removed: list[int], merger_name: str, seed: int
+) -> tuple[Any, Any, dict[str, Any]]:
+    """A fresh copy of the model with ``removed`` merged (``merger_name``) and removed; (model, tokenizer, facts)."""
+    from damoc.candidates.resolve import count_parameters
+    from damoc.model.base import MERGERS
+    from damoc.model.layers import decoder_layers, remove_layers
+
+    merger = MERGERS.build(merger_name, {}, where="model.merger")
+    model, tok, load_s = load_fresh(alias, device)
+    start = time.perf_counter()
+    merged = merger.merge(decoder_layers(model), removed, seed)
+    remove_layers(model, list(removed))
+    facts = {
+        "merged_into": {str(k): v for k, v in merged.items()},
+        "layers_after": len(decoder_layers(model)),
+        "params_after": count_parameters(model),
+        "merge_seconds": round(time.perf_counter() - start, 3),
+        "load_seconds": round(load_s, 3),
+    }
+    return model, tok, facts
+
+
+# ---------------------------------------------------------------- results
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"runs": {}}
+
+
+def save(results: dict[str, Any], path: Path) -> None:
+    """Stamp machine and versions, then write atomically (temporary file + rename)."""
+    results["machine"] = {
+        "platform": platform.platform(), "processor": platform.processor(), "cpus": len(os.sched_getaffinity(0)),
+        "torch_threads": _torch_threads(),
+    }  # fmt: skip
+    results["versions"] = package_versions()
+    write_json_atomic(path, results)
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def run_entry(results: dict[str, Any], key: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The results of one (model, task); a rerun must use the settings it was started with."""
+    entry = results["runs"].setdefault(key, {"settings": settings, "scoring": {}, "cells": {}})
+    if entry["settings"] != settings:
+        raise SystemExit(
+            f"{key}: stored results were measured with {entry['settings']}, this run asks for {settings}; "
+            "rerun with the stored settings, or write elsewhere with --out"
+        )
+    return entry
+
+
+def cell_record(
+    entry: dict[str, Any], scoring: dict[str, Any], facts: dict[str, Any], ev: dict[str, Any]
+) -> dict[str, Any]:
+    full = entry["full"]
+    return {
+        **{k: scoring[k] for k in ("removed", "score_seconds")},
+        **facts,
+        **ev,
+        "retained_acc": round(ev["acc"] / full["acc"], 4) if full["acc"] > 0 else None,
+        "loss_increase": round(ev["answer_loss"] - full["answer_loss"], 6),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+# ---------------------------------------------------------------- the grid run
+
+
+def run_model_task(alias: str, task: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Measure the uncompressed model and every grid cell of one (model, task); save after each.
+
+    One copy of the model is in memory at a time: the uncompressed one while it is evaluated or scored,
+    then each compressed copy (reloaded from safetensors) while it is evaluated.
+    """
+    data = task_data(task, args.dev_size, args.dev_clusters, args.calibration)
+    settings = {**data.split, "dev_clusters_min": args.dev_clusters, "full_grid": args.full_grid, "device": args.device}
+    entry = run_entry(results, f"{alias}/{task}", settings)
+    todo = [
+        (r, s, m) for r in args.ratios for s, ms in grid(args.full_grid).items() for m in ms
+        if f"{r:g}/{s}/{m}" not in entry["cells"]
+    ]  # fmt: skip
+    if "full" in entry and not todo:
+        log(f"{alias}/{task}: all cells done")
+        return
+    model, tok, _ = load_fresh(alias, args.device)
+    batches = make_batches(model, tok, data)
+    if "full" not in entry:
+        entry["full"] = {**_full_facts(model, data), **evaluate_dev(model, tok, data, batches.dev_loss)}
+        save(results, args.out)
+        log(f"{alias}/{task}: uncompressed acc {entry['full']['acc']:.3f}, loss {entry['full']['answer_loss']:.3f}")
+    for ratio, scorer_name, merger_name in todo:
+        skey = f"{ratio:g}/{scorer_name}"
+        if skey not in entry["scoring"]:
+            model = model if model is not None else load_fresh(alias, args.device)[0]
+            entry["scoring"][skey] = score_layers(model, batches, scorer_name, ratio, data.cfg.seed)
+            save(results, args.out)
+        model = None  # freed before the compressed copy loads: one copy in memory at a time
+        gc.collect()  # transformers modules hold reference cycles
+        compressed, tok, facts = compress(
+            alias, args.device, entry["scoring"][skey]["removed"], merger_name, data.cfg.seed
+        )
+        ev = evaluate_dev(compressed, tok, data, batches.dev_loss)
+        del compressed
+        gc.collect()
+        c = entry["cells"][f"{skey}/{merger_name}"] = cell_record(entry, entry["scoring"][skey], facts, ev)
+        save(results, args.out)
+        log(f"{alias}/{task} {skey}/{merger_name}: removed {c['removed']} acc {c['acc']:.3f} "
+            f"(retained {c['retained_acc']}), loss {c['answer_loss']:.3f}, score {c['score_seconds']:.0f} s")  # fmt: skip
+
+
+def _full_facts(model: Any, data: TaskData) -> dict[str, Any]:
+    from damoc.candidates.resolve import count_parameters
+    from damoc.model.layers import decoder_layers
+
+    chance = sum(1 / len(ex.choices or (1,)) for ex in data.dev) / len(data.dev)
+    return {"layers": len(decoder_layers(model)), "params": count_parameters(model), "chance_acc": round(chance, 4)}
+
+
+# ---------------------------------------------------------------- the forward-pass bar
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def forward_bar(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Each scorer's wall time against one plain forward pass over the same calibration batches, best of ``--repeats``.
+
+    The forward passes and the single-pass scorers alternate within each repeat, so load from other
+    jobs falls on both; ``perplexity_drop`` (about k x L passes) is timed ``--ppl-repeats`` times at the end.
+    """
+    import torch
+
+    from damoc.model.base import SCORERS
+    from damoc.model.layers import decoder_body, decoder_layers, num_layers_to_remove
+
+    if results.get("forward_bar", {}).get("complete"):
+        log("forward bar: already measured")
+        return
+    data = task_data("medical_except", args.dev_size, args.dev_clusters, args.bar_samples)
+    model, tok, _ = load_fresh(args.bar_model, args.device)
+    prepared = make_batches(model, tok, data)
+    batches = prepared.calib
+    num_remove = num_layers_to_remove(len(decoder_layers(model)), 0.25)
+    bar = results["forward_bar"] = _bar_facts(args.bar_model, data, model, batches, num_remove)
+
+    def forward(module: Any) -> None:
+        with torch.no_grad():
+            for b in batches:
+                module(**b)
+
+    def time_scorer(name: str) -> None:
+        scorer = SCORERS.build(name, {}, where="model.scorer")
+        call = partial(scorer.score, model, batches, num_remove, None, prepared.calib_loss)
+        bar["scorers"].setdefault(name, {"seconds": []})["seconds"].append(round(timed(call), 3))
+        _bar_summary(bar)
+        save(results, args.out)
+        log(
+            f"forward bar: {name} {bar['scorers'][name]['seconds'][-1]:.1f} s, forward best {bar['forward_best_seconds']:.1f} s"
+        )
+
+    slow = ["perplexity_drop"]
+    for _ in range(args.repeats):
+        bar["forward_seconds"].append(round(timed(partial(forward, model)), 3))
+        bar["decoder_forward_seconds"].append(round(timed(partial(forward, decoder_body(model))), 3))
+        for name in [n for n in SCORERS.names() if n not in slow]:
+            time_scorer(name)
+    for _ in range(args.ppl_repeats):
+        for name in slow:
+            time_scorer(name)
+    bar["complete"] = True
+    save(results, args.out)
+
+
+def _bar_facts(
+    alias: str, data: TaskData, model: Any, batches: list[dict[str, Any]], num_remove: int
+) -> dict[str, Any]:
+    param = next(model.parameters())
+    return {
+        "model": alias, "task": "medical_except", "samples": len(data.calibration), "batches": len(batches),
+        "batch_size": data.cfg.model.batch_size, "max_seq_len": data.cfg.model.max_seq_len,
+        "tokens": sum(int(b["attention_mask"].sum()) for b in batches), "num_remove": num_remove,
+        "dtype": str(param.dtype), "device": str(param.device), "bar": BAR,
+        "forward": "model(**batch) under torch.no_grad(): the whole model with its lm_head, every batch",
+        "decoder_forward": "the decoder body alone (no lm_head), as the similarity scorers run it",
+        "forward_seconds": [], "decoder_forward_seconds": [], "scorers": {},
+    }  # fmt: skip
+
+
+def _bar_summary(bar: dict[str, Any]) -> None:
+    bar["forward_best_seconds"] = best_fwd = min(bar["forward_seconds"])
+    bar["decoder_forward_best_seconds"] = best_dec = min(bar["decoder_forward_seconds"])
+    for s in bar["scorers"].values():
+        s["best_seconds"] = min(s["seconds"])
+        s["ratio"] = round(s["best_seconds"] / best_fwd, 3)
+        s["ratio_to_decoder_forward"] = round(s["best_seconds"] / best_dec, 3)
+        s["within_bar"] = s["ratio"] <= BAR
+
+
+# ---------------------------------------------------------------- the README tables
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def grid_table(results: dict[str, Any]) -> list[str]:
+    """Per model, task and ratio: each scorer / merger's dev accuracy, retained accuracy, answer loss and seconds."""
+    lines = [
+        "| model | task | ratio | scorer / merger | layers | dev acc | retained acc | dev answer loss | seconds score / merge / eval (acc + loss) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, entry in results["runs"].items():
+        if "full" not in entry:
+            continue
+        model, task = key.split("/")
+        f = entry["full"]
+        lines.append(
+            f"| {model} | {task} | 0 | uncompressed | {f['layers']} | {f['acc']:.3f} | 1.000 | {f['answer_loss']:.3f} "
+            f"| - / - / {f['eval_seconds']:.0f} |"
+        )
+        for ckey, c in sorted(entry["cells"].items(), key=lambda kv: _cell_order(kv[0])):
+            ratio, scorer, merger = ckey.split("/")
+            lines.append(
+                f"| {model} | {task} | {ratio} | {scorer} / {merger} | {c['layers_after']} | {c['acc']:.3f} "
+                f"| {_f(c['retained_acc'])} | {c['answer_loss']:.3f} "
+                f"| {c['score_seconds']:.0f} / {c['merge_seconds']:.1f} / {c['eval_seconds'] + c['loss_seconds']:.0f} |"
+            )
+    return lines
+
+
+def _cell_order(key: str) -> tuple[float, bool, str, str]:
+    """Ratio, then every scorer with plain removal, then the mergers."""
+    ratio, scorer, merger = key.split("/")
+    return float(ratio), merger != "none", scorer, merger
+
+
+def paired(a: str, b: str) -> tuple[int, int]:
+    """(examples right in ``a`` but not ``b``, right in ``b`` but not ``a``)."""
+    return sum(x == "1" and y == "0" for x, y in zip(a, b, strict=True)), sum(
+        x == "0" and y == "1" for x, y in zip(a, b, strict=True)
+    )
+
+
+def merging_table(results: dict[str, Any]) -> list[str]:
+    """Per model, task and ratio: the best merger (block_influence's removal set) against plain removal."""
+    lines = [
+        "| model | task | ratio | plain removal acc / loss | best merger: acc / loss | merging beats plain removal? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, entry in results["runs"].items():
+        model, task = key.split("/")
+        for ratio in sorted({k.split("/")[0] for k in entry["cells"]}, key=float):
+            plain = entry["cells"].get(f"{ratio}/{DEFAULT_SCORER}/none")
+            merged = {
+                k.split("/")[2]: c for k, c in entry["cells"].items()
+                if k.startswith(f"{ratio}/{DEFAULT_SCORER}/") and not k.endswith("/none")
+            }  # fmt: skip
+            if plain is None or not merged:
+                continue
+            name, best = max(merged.items(), key=lambda kv: (kv[1]["acc"], -kv[1]["answer_loss"]))
+            won, lost = paired(best["hits"], plain["hits"])
+            verdict = "yes" if best["acc"] > plain["acc"] else "no"
+            lower_loss = [m for m, c in merged.items() if c["answer_loss"] < plain["answer_loss"]]
+            lines.append(
+                f"| {model} | {task} | {ratio} | {plain['acc']:.3f} / {plain['answer_loss']:.3f} "
+                f"| {name}: {best['acc']:.3f} / {best['answer_loss']:.3f} | {verdict}: acc {best['acc'] - plain['acc']:+.3f} "
+                f"(+{won} / -{lost} examples of {len(plain['hits'])}); lower dev loss: {', '.join(lower_loss) or 'none'} |"
+            )
+    return lines
+
+
+def bar_table(results: dict[str, Any]) -> list[str]:
+    """Each scorer's best wall time against the best plain forward pass over the same batches."""
+    bar = results.get("forward_bar")
+    if not bar or "forward_best_seconds" not in bar:
+        return []
+    lines = [
+        f"Layer scoring vs one plain forward pass: {bar['model']}, {bar['samples']} calibration samples of {bar['task']} "
+        f"({bar['tokens']} tokens, batches of {bar['batch_size']}, {bar['dtype']} on {bar['device']}); "
+        f"plain forward `model(**batch)` best {bar['forward_best_seconds']:.1f} s of {bar['forward_seconds']}; "
+        f"decoder body alone best {bar['decoder_forward_best_seconds']:.1f} s",
+        "",
+        "| scorer | best seconds (runs) | x plain forward | x decoder-only forward | within 1.2x |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in bar["scorers"].items():
+        if s.get("seconds"):
+            lines.append(
+                f"| {name} | {s['best_seconds']:.1f} ({len(s['seconds'])}) | {s['ratio']:.2f} "
+                f"| {s['ratio_to_decoder_forward']:.2f} | {'yes' if s['within_bar'] else 'no'} |"
+            )
+    return lines
+
+
+def print_tables(results: dict[str, Any]) -> None:
+    for block in (grid_table(results), merging_table(results), bar_table(results)):
+        if len(block) > 2:  # more than a header
+            print("\n".join(block) + "\n")
+
+
+# ---------------------------------------------------------------- command line
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
+    p.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS)
+    p.add_argument("--ratios", nargs="+", type=float, default=[0.25, 0.5])
+    p.add_argument("--dev-size", type=int, default=96, help="dev examples evaluated (whole clusters held out)")
+    p.add_argument("--dev-clusters", type=int, default=8, help="fewest clusters held out for the dev split")
+    p.add_argument(
+        "--calibration", type=int, default=None, help="calibration samples (default: data.calibration_samples)"
+    )
+    p.add_argument("--full-grid", action="store_true", help="every scorer x every merger")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--forward-bar", action="store_true", help="only time the scorers against a plain forward pass")
+    p.add_argument("--bar-model", default="qwen2.5-coder-0.5b", choices=MODELS)
+    p.add_argument("--bar-samples", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3, help="forward bar: timings per scorer (best kept)")
+    p.add_argument("--ppl-repeats", type=int, default=1, help="forward bar: timings of perplexity_drop (~k*L passes)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--table", action="store_true", help="print the README tables from the stored JSON")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one "Loading weights" bar per reload would drown the log
+    args = parse_args(argv)
+    results = load_results(args.out)
+    if args.table:
+        print_tables(results)
+        return
+    if args.forward_bar:
+        forward_bar(args, results)
+        return
+    for task in args.tasks:
+        for alias in args.models:
+            run_model_task(alias, task, args, results)
+
+
+if __name__ == "__main__":
+    main()
