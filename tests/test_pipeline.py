@@ -56,7 +56,8 @@ def test_full_run_outputs_and_resume(raw_cfg: dict[str, Any]) -> None:
         layers = read_json(layout.proxy_report(name))
         marks = "".join("x" if i in layers["removed"] else "." for i in range(6))
         assert f"{name}  " in report and marks in report
-    assert layout.report_html.read_text().count("<svg") >= 1 + len(names)
+    # ranking, baselines, data funnel, stage times, and one layer chart per candidate
+    assert layout.report_html.read_text().count('class="plotly-graph-div"') == 4 + len(names)
     before = finished_at(layout, names)
     again = run(cfg)
     assert again is not None and again.model_dump() == ranking.model_dump()

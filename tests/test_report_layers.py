@@ -47,5 +47,20 @@ def test_renderings_name_the_removed_layers() -> None:
     assert "| tiny | block_influence | average | 5 -> 3 | 1, 3 | - |" in md
     assert "█▁▃▁▆" in md and ".x^x." in md
     page = render_layers_html([r])
-    assert page.count("(removed)") == 2 and page.count("#e67e22") == 1
+    assert page.count('class="plotly-graph-div"') == 1 and 'id="chart-layers-0"' in page
+    assert "<td>tiny</td><td>block_influence</td><td>average</td><td>5 -&gt; 3</td><td>1, 3</td>" in page
     assert render_layers_markdown([]) == "" and render_layers_html([]) == ""
+
+
+def test_layer_chart_marks_removed_and_merged_layers() -> None:
+    from damoc.report.charts import layers_figure
+
+    bars = {t.name: t for t in layers_figure(report([1, 3], {2: [1, 3]})).data if t.type == "bar"}
+    assert list(bars["kept"].x) == [0, 4] and list(bars["removed"].x) == [1, 3]
+    assert list(bars["kept, removed layers merged into it"].x) == [2]
+    assert (
+        list(bars["removed"].y) == [0.1, 0.1]
+        and "merged: 1, 3" in bars["kept, removed layers merged into it"].customdata
+    )
+    no_merge = [t.name for t in layers_figure(report([1])).data if t.type == "bar"]
+    assert no_merge == ["kept", "removed"]

@@ -60,7 +60,7 @@ def test_rank_order_baselines_and_reports(tmp_path: Path) -> None:
     md, page = write_report(tmp_path)
     text = md.read_text()
     assert "Best candidate by proxy fine-tuning: **b**" in text and "| 1 | b | 0.750 |" in text
-    assert "<svg" in page.read_text()
+    assert 'id="chart-ranking"' in page.read_text()
 
 
 def test_ties_share_a_rank(tmp_path: Path) -> None:

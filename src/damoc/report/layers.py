@@ -3,15 +3,16 @@
 Read from every candidate's ``layers.json`` (:class:`damoc.reports.ProxyReport`): one importance score
 per decoder layer (higher = keep, as the scorer defines it), the removed layers and, with a merger,
 the kept layer each removed one was merged into. Markdown gets a one-line block-character curve per
-candidate (for terminals and pull requests); HTML gets an inline SVG bar chart per candidate.
+candidate (for terminals and pull requests); HTML gets a Plotly bar chart per candidate. Both
+end with the same table.
 """
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from damoc.artifacts import RunLayout, read_json
+from damoc.report.tables import Table, html_table, markdown_table
 from damoc.reports import ProxyReport
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -67,43 +68,32 @@ def render_layers_markdown(reports: list[ProxyReport]) -> str:
     for r in reports:
         lines.append(f"{r.candidate:<{width}}  {curve(r.scores)}")
         lines.append(f"{'':<{width}}  {marks(r)}")
-    lines += ["```", "", "| candidate | scorer | merger | layers | removed | calibration loss by layers removed |"]
-    lines.append("|---|---|---|---|---|---|")
-    for r in reports:
-        losses = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(r.calibration_losses.items())) or "-"
-        lines.append(
-            f"| {r.candidate} | {r.scorer.method} | {r.merger.method} | {r.layers_before} -> {r.layers_after} "
-            f"| {', '.join(map(str, r.removed)) or '-'} | {losses} |"
-        )
+    lines += ["```", "", *markdown_table(layers_table(reports))]
     return "\n".join(lines) + "\n"
 
 
+def layers_table(reports: list[ProxyReport]) -> Table:
+    """Scorer, merger, layer counts, removed layers and calibration losses per candidate."""
+    header = ["candidate", "scorer", "merger", "layers", "removed", "calibration loss by layers removed"]
+    rows = []
+    for r in reports:
+        losses = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(r.calibration_losses.items())) or "-"
+        removed = ", ".join(map(str, r.removed)) or "-"
+        rows.append(
+            [r.candidate, r.scorer.method, r.merger.method, f"{r.layers_before} -> {r.layers_after}", removed, losses]
+        )
+    return header, rows
+
+
 def render_layers_html(reports: list[ProxyReport]) -> str:
-    """The HTML section: an SVG bar chart per candidate (removed layers red, merge targets orange)."""
+    """The HTML section: a Plotly bar chart per candidate (removed layers red, merge targets orange), then the table."""
     if not reports:
         return ""
+    from damoc.report.charts import figure_div, layers_figure
+
     parts = [
         "<h2>Layers</h2><p>Importance per decoder layer (higher = keep). Red: removed; orange: kept layer "
         "that removed layers were merged into.</p>"
     ]
-    for r in reports:
-        parts.append(f"<h3>{html.escape(r.candidate)}</h3>{_svg(r)}")
-    return "".join(parts)
-
-
-def _svg(r: ProxyReport, height: int = 80, bar: int = 14) -> str:
-    hi = max(r.scores) if r.scores else 1.0
-    lo = min(0.0, min(r.scores)) if r.scores else 0.0
-    span = (hi - lo) or 1.0
-    targets = {int(t) for t in r.merged_into}
-    rects = []
-    for i, s in enumerate(r.scores):
-        h = max(1.0, height * (s - lo) / span)
-        color = REMOVED_COLOR if i in r.removed else MERGED_COLOR if i in targets else KEPT_COLOR
-        rects.append(
-            f"<rect x='{i * (bar + 2)}' y='{height - h:.1f}' width='{bar}' height='{h:.1f}' fill='{color}'>"
-            f"<title>layer {i}: {s:.4g}{' (removed)' if i in r.removed else ''}</title></rect>"
-            f"<text x='{i * (bar + 2) + bar / 2}' y='{height + 12}' font-size='9' text-anchor='middle'>{i}</text>"
-        )
-    width = len(r.scores) * (bar + 2)
-    return f"<svg width='{width}' height='{height + 16}' role='img'>{''.join(rects)}</svg>"
+    parts += [figure_div(layers_figure(r), f"chart-layers-{i}") for i, r in enumerate(reports)]
+    return "".join(parts) + html_table(layers_table(reports))

@@ -1,13 +1,19 @@
-"""Write ``report.md`` and a self-contained ``report.html`` (inline SVG bars) from ``ranking.json``."""
+"""Write ``report.md`` and a self-contained ``report.html`` (Plotly charts, tables) from a run folder.
+
+``report.md`` carries the same numbers as the page's charts, as text and tables, for terminals and
+pull requests; the page itself is assembled by :mod:`damoc.report.page`.
+"""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from damoc.artifacts import RunLayout, read_json, write_text_atomic
 from damoc.errors import DamocError
-from damoc.report.layers import read_layer_reports, render_layers_html, render_layers_markdown
+from damoc.report.layers import read_layer_reports, render_layers_markdown
+from damoc.report.page import render_page
+from damoc.report.tables import Table, data_markdown, markdown_table, read_data_report, stage_times_markdown
+from damoc.reports import DataReport
 from damoc.selection.stage import Ranking
 
 
@@ -20,26 +26,25 @@ def load_ranking(run_dir: Path) -> Ranking:
 
 
 def write_report(run_dir: Path) -> list[Path]:
-    """(Re)write ``report.md`` and ``report.html`` for the run in ``run_dir``; return their paths."""
+    """(Re)write ``report.md`` and ``report.html`` for the run in ``run_dir``; return their paths.
+
+    Reads ``ranking.json``, ``data/data.json``, each candidate's ``layers.json`` and, when validation
+    has run, ``validation.json``.
+    """
+    from damoc.validation.render import read_validation, render_validation_markdown
+
     ranking = load_ranking(run_dir)
     layout = RunLayout(run_dir)
-    md, page = layout.report_md, layout.report_html
-    extra_md, extra_html = validation_section(run_dir)
+    data = read_data_report(run_dir, ranking)
     layers = read_layer_reports(run_dir, [c.candidate for c in ranking.candidates])
-    layers_md, layers_html = render_layers_markdown(layers), render_layers_html(layers)
-    write_text_atomic(md, render_markdown(ranking) + ("\n" + layers_md if layers_md else "") + extra_md)
-    write_text_atomic(page, render_html(ranking).replace("</body>", layers_html + extra_html + "</body>"))
-    return [md, page]
-
-
-def validation_section(run_dir: Path) -> tuple[str, str]:
-    """The validation section (Markdown, HTML) when ``run_dir/validation.json`` exists, else empty strings."""
-    from damoc.validation.render import read_validation, render_validation_html, render_validation_markdown
-
     validation = read_validation(run_dir)
-    if validation is None:
-        return "", ""
-    return "\n" + render_validation_markdown(validation), render_validation_html(validation)
+    layers_md = render_layers_markdown(layers)
+    extra_md = "\n" + render_validation_markdown(validation) if validation else ""
+    write_text_atomic(
+        layout.report_md, render_markdown(ranking, data) + ("\n" + layers_md if layers_md else "") + extra_md
+    )
+    write_text_atomic(layout.report_html, render_page(ranking, data, layers, validation))
+    return [layout.report_md, layout.report_html]
 
 
 def _fmt(x: float | int | None, digits: int = 3) -> str:
@@ -86,8 +91,10 @@ def failure_lines(ranking: Ranking) -> list[str]:
     return [f"Not ranked: {describe(f)} (`damoc run` again retries it)" for f in ranking.failed]
 
 
-def render_markdown(ranking: Ranking) -> str:
-    """The report as Markdown."""
+def render_markdown(ranking: Ranking, data: DataReport | None = None) -> str:
+    """The report as Markdown (``data``: the data stage's report, else the copy in the ranking)."""
+    if data is None and ranking.data:
+        data = DataReport.model_validate(ranking.data)
     header, rows = ranking_table(ranking)
     lines = [
         "# damoc ranking",
@@ -103,7 +110,8 @@ def render_markdown(ranking: Ranking) -> str:
         "",
         *(f"{line}\n" for line in failure_lines(ranking)),
     ]
-    lines += _neighbour_lines(ranking) + _data_lines(ranking) + _baseline_lines(ranking)
+    lines += _neighbour_lines(ranking) + data_markdown(data) + stage_times_markdown(ranking, data)
+    lines += _baseline_lines(ranking)
     lines += _prescreen_lines(ranking) + _halving_lines(ranking)
     return "\n".join(lines) + "\n"
 
@@ -145,37 +153,21 @@ def _neighbour_lines(ranking: Ranking) -> list[str]:
     return [*lines, ""]
 
 
-def _data_lines(ranking: Ranking) -> list[str]:
-    d = ranking.data
-    if not d:
-        return []
-    steps = ", ".join(f"{s.get('method')} ({s.get('kept')})" for s in d.get("steps", []))
-    return [
-        "## Data",
-        "",
-        f"Training examples: {d.get('train_examples_before')} -> {d.get('train_examples_after')} "
-        f"after {steps or 'no steps'}; "
-        f"eval examples: {d.get('eval_examples')}.",
-        "",
-    ]
+def baseline_table(ranking: Ranking) -> Table:
+    """Each baseline's order and whether its pick matches the proxy's (Markdown and HTML)."""
+    header = ["baseline", "order", "same pick as the proxy", "pick in the proxy's top group"]
+    rows = []
+    for b in ranking.baselines:
+        tied = f" (tied with {', '.join(b.tied_for_top)})" if b.tied_for_top else ""
+        same, in_top = ("yes" if b.picks_same_top else "no"), ("yes" if b.picks_in_top_group else "no")
+        rows.append([b.baseline, " > ".join(b.order) + tied, same, in_top])
+    return header, rows
 
 
 def _baseline_lines(ranking: Ranking) -> list[str]:
     if not ranking.baselines:
         return []
-    lines = [
-        "## Baselines",
-        "",
-        "| baseline | order | same pick as the proxy | pick in the proxy's top group |",
-        "|---|---|---|---|",
-    ]
-    for b in ranking.baselines:
-        tied = f" (tied with {', '.join(b.tied_for_top)})" if b.tied_for_top else ""
-        lines.append(
-            f"| {b.baseline} | {' > '.join(b.order)}{tied} | {'yes' if b.picks_same_top else 'no'} | "
-            f"{'yes' if b.picks_in_top_group else 'no'} |"
-        )
-    return [*lines, ""]
+    return ["## Baselines", "", *markdown_table(baseline_table(ranking)), ""]
 
 
 def _prescreen_lines(ranking: Ranking) -> list[str]:
@@ -217,34 +209,3 @@ def _halving_lines(ranking: Ranking) -> list[str]:
         ties = f" ({', '.join(r.kept_for_ties)} tied with the upper half)" if r.kept_for_ties else ""
         lines.append(f"| {r.round} | {r.steps} | {scores} | {', '.join(r.kept)}{ties} |")
     return [*lines, ""]
-
-
-def render_html(ranking: Ranking) -> str:
-    """The report as one self-contained HTML page with an inline SVG bar chart of the scores."""
-    header, rows = ranking_table(ranking)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in rows)
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>damoc ranking</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
-        f"<h1>damoc ranking</h1><p>Best: <b>{html.escape(ranking.best)}</b> by {html.escape(ranking.rank_by)}</p>"
-        f"<p>{html.escape(verdict(ranking))}</p>"
-        f"{_svg_bars(ranking)}<table><tr>{head}</tr>{body}</table>"
-        f"{''.join(f'<p>{html.escape(line)}</p>' for line in failure_lines(ranking))}</body></html>\n"
-    )
-
-
-def _svg_bars(ranking: Ranking) -> str:
-    bar_h, width = 22, 400
-    parts = []
-    for i, c in enumerate(ranking.candidates):
-        w = max(1.0, width * max(0.0, min(1.0, c.score)))
-        y = i * (bar_h + 6)
-        parts.append(
-            f"<rect x='160' y='{y}' width='{w:.1f}' height='{bar_h}' fill='#4a7fb5'/>"
-            f"<text x='0' y='{y + 16}'>{html.escape(c.candidate)}</text>"
-            f"<text x='{165 + w:.1f}' y='{y + 16}'>{c.score:.3f}</text>"
-        )
-    height = len(ranking.candidates) * (bar_h + 6)
-    return f"<svg width='640' height='{height}' font-size='13'>{''.join(parts)}</svg>"

@@ -105,9 +105,9 @@ def render_validation_markdown(v: ValidationReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_validation_html(v: ValidationReport) -> str:
-    """The validation section as an HTML fragment."""
-    parts = ["<h2>Validation: proxy vs ground truth</h2>"]
+def render_validation_html(v: ValidationReport, charts: str = "") -> str:
+    """The validation section as an HTML fragment; ``charts`` (HTML) goes between the heading and the tables."""
+    parts = ["<h2>Validation: proxy vs ground truth</h2>", charts]
     for title, text, header, rows in blocks(v):
         head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in r) + "</tr>" for r in rows)

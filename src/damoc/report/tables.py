@@ -1,0 +1,106 @@
+"""The report's run tables: the data-compression funnel and the time per stage and candidate.
+
+Each table is one (header, rows) pair that both report.md and report.html render, so the two carry
+the same numbers. The data stage's summary comes from ``data/data.json`` (a copy sits in
+``ranking.json``'s ``data``, used when the file is gone).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from damoc.artifacts import RunLayout
+from damoc.errors import DamocError
+from damoc.reports import DataReport, read_stage_report
+from damoc.selection.base import Ranking
+
+Table = tuple[list[str], list[list[str]]]
+
+
+def read_data_report(run_dir: Path, ranking: Ranking) -> DataReport | None:
+    """The data stage's report: ``data/data.json``, else the copy in the ranking, else None."""
+    path = RunLayout(run_dir).data_report
+    if path.is_file():
+        try:
+            return read_stage_report(path, DataReport)
+        except DamocError:
+            pass
+    try:
+        return DataReport.model_validate(ranking.data) if ranking.data else None
+    except ValidationError:
+        return None
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def funnel_table(data: DataReport) -> Table:
+    """One row for the full training set, then one per data step: what was left after it."""
+    header = ["step", "kind", "training examples", "% of all", "characters", "% of all", "seconds"]
+    ex0, ch0 = data.train_examples_before, data.characters_before
+    rows = [["all training data", "-", f"{ex0:,}", _pct(ex0, ex0), f"{ch0:,}", _pct(ch0, ch0), "-"]]
+    for i, s in enumerate(data.steps, start=1):
+        rows.append(
+            [f"{i}. {s.method}", s.kind, f"{s.kept:,}", _pct(s.kept, ex0), f"{s.characters_after:,}",
+             _pct(s.characters_after, ch0), f"{s.seconds:.1f}"]
+        )  # fmt: skip
+    return header, rows
+
+
+def stage_times_table(ranking: Ranking, data: DataReport | None) -> Table:
+    """Seconds per stage for each candidate, the shared data stage, and the sum of all of them."""
+    stages = list(dict.fromkeys(s for c in ranking.candidates for s in c.seconds))
+    header = ["", "data", *stages, "total"]
+    rows = []
+    total = data.seconds if data else 0.0
+    if data:
+        rows.append(["data stage (shared)", f"{data.seconds:.1f}", *["-"] * len(stages), f"{data.seconds:.1f}"])
+    for c in ranking.candidates:
+        secs = [c.seconds.get(s) for s in stages]
+        own = sum(x for x in secs if x is not None)
+        total += own
+        rows.append([c.candidate, "-", *("-" if x is None else f"{x:.1f}" for x in secs), f"{own:.1f}"])
+    rows.append(["all (one after another)", "", *[""] * len(stages), f"{total:.1f}"])
+    return header, rows
+
+
+def markdown_table(table: Table) -> list[str]:
+    """A Markdown table's lines."""
+    header, rows = table
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def html_table(table: Table) -> str:
+    """An HTML table, every cell escaped."""
+    header, rows = table
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def data_summary(data: DataReport) -> str:
+    """One sentence: training examples before and after, the eval and calibration splits."""
+    steps = ", ".join(f"{s.method} ({s.kept})" for s in data.steps)
+    return (
+        f"Training examples: {data.train_examples_before} -> {data.train_examples_after} after "
+        f"{steps or 'no steps'}; eval examples: {data.eval_examples}; calibration examples: "
+        f"{data.calibration_examples}."
+    )
+
+
+def data_markdown(data: DataReport | None) -> list[str]:
+    """The Markdown data section: the summary and the funnel table."""
+    if data is None:
+        return []
+    return ["## Data", "", data_summary(data), "", *markdown_table(funnel_table(data)), ""]
+
+
+def stage_times_markdown(ranking: Ranking, data: DataReport | None) -> list[str]:
+    """The Markdown section of seconds per stage and candidate."""
+    if not ranking.candidates:
+        return []
+    return ["## Time per stage", "", *markdown_table(stage_times_table(ranking, data)), ""]
