@@ -441,7 +441,7 @@ def grid_table(results: dict[str, Any]) -> list[str]:
                 f"| {_f(c['retained_acc'])} | {c['answer_loss']:.3f} "
                 f"| {c['score_seconds']:.0f} / {c['merge_seconds']:.1f} / {c['eval_seconds'] + c['loss_seconds']:.0f} |"
             )
-    return lines
+    return lines if len(lines) > 2 else []  # no rows: no table
 
 
 def _cell_order(key: str) -> tuple[float, bool, str, str]:
@@ -482,7 +482,7 @@ def merging_table(results: dict[str, Any]) -> list[str]:
                 f"| {name}: {best['acc']:.3f} / {best['answer_loss']:.3f} | {verdict}: acc {best['acc'] - plain['acc']:+.3f} "
                 f"(+{won} / -{lost} examples of {len(plain['hits'])}); lower dev loss: {', '.join(lower_loss) or 'none'} |"
             )
-    return lines
+    return lines if len(lines) > 2 else []  # no rows: no table
 
 
 def bar_table(results: dict[str, Any]) -> list[str]:
@@ -507,9 +507,22 @@ def bar_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def split_notes(results: dict[str, Any]) -> list[str]:
+    """One line per (model, task): how its dev split and calibration sample were cut."""
+    lines = []
+    for key, entry in results["runs"].items():
+        t = entry["settings"]
+        lines.append(
+            f"- {key}: dev {t['dev']} examples from {t['held_out_clusters']} held-out `{t['cluster_by']}` clusters "
+            f"of train ({t['held_out']} held out); calibration {t['calibration']} examples from the other "
+            f"{t['rest']}; seed {t['seed']}"
+        )
+    return lines
+
+
 def print_tables(results: dict[str, Any]) -> None:
-    for block in (grid_table(results), merging_table(results), bar_table(results)):
-        if len(block) > 2:  # more than a header
+    for block in (grid_table(results), split_notes(results), merging_table(results), bar_table(results)):
+        if block:
             print("\n".join(block) + "\n")
 
 
