@@ -432,7 +432,7 @@ def grid_table(results: dict[str, Any]) -> list[str]:
         f = entry["full"]
         lines.append(
             f"| {model} | {task} | 0 | uncompressed | {f['layers']} | {f['acc']:.3f} | 1.000 | {f['answer_loss']:.3f} "
-            f"| - / - / {f['eval_seconds']:.0f} |"
+            f"| - / - / {f['eval_seconds'] + f['loss_seconds']:.0f} |"
         )
         for ckey, c in sorted(entry["cells"].items(), key=lambda kv: _cell_order(kv[0])):
             ratio, scorer, merger = ckey.split("/")
@@ -452,9 +452,8 @@ def _cell_order(key: str) -> tuple[float, bool, str, str]:
 
 def paired(a: str, b: str) -> tuple[int, int]:
     """(examples right in ``a`` but not ``b``, right in ``b`` but not ``a``)."""
-    return sum(x == "1" and y == "0" for x, y in zip(a, b, strict=True)), sum(
-        x == "0" and y == "1" for x, y in zip(a, b, strict=True)
-    )
+    pairs = list(zip(a, b, strict=True))
+    return pairs.count(("1", "0")), pairs.count(("0", "1"))
 
 
 def merging_table(results: dict[str, Any]) -> list[str]:
