@@ -58,13 +58,17 @@ def find_chromium() -> Path:
     raise DamocError(f"no `chromium` on PATH: {INSTALL_HINT}")
 
 
-def open_report(page_path: Path, screenshot: Path, width: int = 1200, timeout_s: float = 60.0) -> PageCheck:
-    """Load ``page_path`` offline in headless Chromium, wait for every chart, save a full-page PNG.
+def open_report(
+    page_path: Path, screenshot: Path, width: int = 1200, height: int | None = None, timeout_s: float = 60.0
+) -> PageCheck:
+    """Load ``page_path`` offline in headless Chromium, wait for every chart, save a PNG of the page.
+
+    The PNG is ``width`` pixels wide and holds the whole page, or its top ``height`` pixels.
 
     Raises:
         DamocError: Chromium is missing, or the charts did not all draw within ``timeout_s``.
     """
-    from playwright.sync_api import Error, sync_playwright
+    from playwright.sync_api import Error, FloatRect, sync_playwright
 
     check = PageCheck()
     with sync_playwright() as pw:
@@ -82,7 +86,8 @@ def open_report(page_path: Path, screenshot: Path, width: int = 1200, timeout_s:
             check.charts = page.evaluate(CHARTS_JS)
             check.title = page.title()
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
+            clip = FloatRect(x=0, y=0, width=width, height=height) if height else None
+            page.screenshot(path=str(screenshot), full_page=True, clip=clip)
         finally:
             browser.close()
     return check

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from damoc.report.layers import KEPT_COLOR, MERGED_COLOR, REMOVED_COLOR
-
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
@@ -19,6 +17,7 @@ if TYPE_CHECKING:
     from damoc.validation.base import ValidationReport
 
 TOP_COLOR, OTHER_COLOR = "#2e7d32", "#4a7fb5"
+REMOVED_COLOR, MERGED_COLOR, KEPT_COLOR = "#c0392b", "#e67e22", "#4a7fb5"
 STAGE_COLORS = {"data": "#7f8c8d", "model": "#8e44ad", "train": "#4a7fb5", "eval": "#e67e22"}
 LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 40}}
 

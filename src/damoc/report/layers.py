@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from damoc.artifacts import RunLayout, read_json
+from damoc.report.charts import figure_div, layers_figure
 from damoc.report.tables import Table, html_table, markdown_table
 from damoc.reports import ProxyReport
 
 BLOCKS = "▁▂▃▄▅▆▇█"
-REMOVED_COLOR, MERGED_COLOR, KEPT_COLOR = "#c0392b", "#e67e22", "#4a7fb5"
 
 
 def read_layer_reports(run_dir: Path, names: list[str]) -> list[ProxyReport]:
@@ -89,8 +89,6 @@ def render_layers_html(reports: list[ProxyReport]) -> str:
     """The HTML section: a Plotly bar chart per candidate (removed layers red, merge targets orange), then the table."""
     if not reports:
         return ""
-    from damoc.report.charts import figure_div, layers_figure
-
     parts = [
         "<h2>Layers</h2><p>Importance per decoder layer (higher = keep). Red: removed; orange: kept layer "
         "that removed layers were merged into.</p>"

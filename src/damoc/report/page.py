@@ -11,6 +11,8 @@ import html
 from typing import TYPE_CHECKING
 
 from damoc.report import charts
+from damoc.report.layers import render_layers_html
+from damoc.report.ranking import baseline_table, failure_lines, ranking_table, verdict
 from damoc.report.tables import data_summary, funnel_table, html_table, stage_times_table
 
 if TYPE_CHECKING:
@@ -31,8 +33,6 @@ def render_page(
     validation: ValidationReport | None,
 ) -> str:
     """The whole page as one HTML string."""
-    from damoc.report.layers import render_layers_html
-
     body = [
         ranking_section(ranking),
         data_section(data),
@@ -48,8 +48,6 @@ def render_page(
 
 def ranking_section(ranking: Ranking) -> str:
     """Heading, pick, verdict, the ranking chart, the baselines' ranks, the ranking and baseline tables."""
-    from damoc.report.write import baseline_table, failure_lines, ranking_table, verdict
-
     parts = [
         "<h1>damoc ranking</h1>",
         f"<p>Best: <b>{html.escape(ranking.best)}</b> by {html.escape(ranking.rank_by)}</p>",

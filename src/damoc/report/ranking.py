@@ -1,0 +1,76 @@
+"""The ranking's own tables and sentences, shared by report.md, report.html and the terminal."""
+
+from __future__ import annotations
+
+from damoc.report.tables import Table
+from damoc.selection.base import Ranking
+
+
+def _fmt(x: float | int | None, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return f"{x:.{digits}f}"
+
+
+def ranking_table(ranking: Ranking) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the ranking table (shared by markdown, HTML and the CLI)."""
+    metric_names = list(ranking.candidates[0].metrics) if ranking.candidates else []
+    header = [
+        "rank",
+        "candidate",
+        *metric_names,
+        "95% CI",
+        "layers",
+        "params (M)",
+        "train ex.",
+        "train tokens",
+        "seconds",
+    ]
+    rows = []
+    for c in ranking.candidates:
+        params = f"{(c.params_before or 0) / 1e6:.1f} -> {(c.params_after or 0) / 1e6:.1f}" if c.params_before else "-"
+        layers = f"{c.layers_before} -> {c.layers_after}" if c.layers_before is not None else "-"
+        rank = f"{c.rank}{' (tie)' if c.tied_with else ''}"
+        metrics = [_fmt(c.metrics[m]) for m in metric_names]
+        ci = f"{c.score_low:.3f}-{c.score_high:.3f}" if c.score_low is not None and c.score_high is not None else "-"
+        secs = _fmt(sum(c.seconds.values()), 1)
+        rows.append(
+            [rank, c.candidate, *metrics, ci, layers, params, _fmt(c.train_examples), _fmt(c.train_tokens), secs]
+        )
+    rows += [["failed", f.candidate, *["-"] * (len(header) - 2)] for f in ranking.failed]
+    return header, rows
+
+
+def failure_lines(ranking: Ranking) -> list[str]:
+    """One line per failed candidate: the stage, the reason, and that a rerun retries it."""
+    from damoc.failures import describe
+
+    return [f"Not ranked: {describe(f)} (`damoc run` again retries it)" for f in ranking.failed]
+
+
+def verdict(ranking: Ranking) -> str:
+    """One sentence on how sure the pick is: a clear lead, a statistical tie, or no intervals."""
+    if ranking.candidates and ranking.candidates[0].tied_with:
+        return f"Exact tie for first: {', '.join([ranking.best, *ranking.candidates[0].tied_with])} (listed in config order)."
+    if not ranking.num_examples:
+        return "No intervals (prediction files missing): the order is not tested against noise."
+    unit = f"clustered by {ranking.cluster_by}" if ranking.cluster_by != "none" else "per example"
+    if len(ranking.top_group) > 1:
+        return (
+            f"Statistical tie for first: {', '.join(ranking.top_group)} (their paired 95% intervals of the "
+            f"difference with {ranking.best} cover 0; {ranking.num_examples} eval examples, bootstrap {unit})."
+        )
+    return f"{ranking.best} leads every other candidate outside noise (paired 95% intervals, {ranking.num_examples} eval examples, bootstrap {unit})."
+
+
+def baseline_table(ranking: Ranking) -> Table:
+    """Each baseline's order and whether its pick matches the proxy's (Markdown and HTML)."""
+    header = ["baseline", "order", "same pick as the proxy", "pick in the proxy's top group"]
+    rows = []
+    for b in ranking.baselines:
+        tied = f" (tied with {', '.join(b.tied_for_top)})" if b.tied_for_top else ""
+        same, in_top = ("yes" if b.picks_same_top else "no"), ("yes" if b.picks_in_top_group else "no")
+        rows.append([b.baseline, " > ".join(b.order) + tied, same, in_top])
+    return header, rows
