@@ -25,6 +25,7 @@ TYPED_REGISTRIES = {
     "baseline": ("damoc.selection.baselines.base", "BASELINES"),
     "prescreen": ("damoc.selection.prescreens.base", "PRESCREENS"),
     "executor": ("damoc.executors.base", "EXECUTORS"),
+    "tracker": ("damoc.tracking.base", "TRACKERS"),
 }
 
 CITATION = re.compile(r"\b(19|20)\d\d\b|arXiv|et al\.")

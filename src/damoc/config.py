@@ -355,6 +355,19 @@ class RunConfig(_Frozen):
         description="proxy training compute as a fraction of the ground truth's (tokens x layers); sets "
         "training.max_steps and the first filter's keep_ratio (damoc.budget)",
     )
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="experiment trackers that receive every candidate's losses, learning rates and eval scores "
+        "(damoc ls tracker: tensorboard, mlflow); in no stage hash: they record results, they do not change them",
+    )
+
+    @field_validator("report_to")
+    @classmethod
+    def _unique_trackers(cls, v: list[str]) -> list[str]:
+        dupes = sorted({t for t in v if v.count(t) > 1})
+        if dupes:
+            raise ValueError(f"tracker {dupes} listed twice; name each tracker once")
+        return v
 
     @model_validator(mode="after")
     def _unique_names(self) -> RunConfig:

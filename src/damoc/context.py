@@ -11,6 +11,7 @@ from damoc.progress import ProgressFn
 if TYPE_CHECKING:
     from damoc.config import RunConfig
     from damoc.tasks.prompts import PromptSpec
+    from damoc.tracking.base import MetricsFn
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class StageContext:
         cache_dir: converted bundled models; None is ``$DAMOC_CACHE`` or ``~/.cache/damoc``.
         progress: ``fn(description, done, total)`` for progress bars; None reports nothing.
         prompt: the run's prompt settings; None is the default plain template.
+        track: ``fn(metrics, step)`` sending losses, learning rates and scores to the run's trackers
+            (``report_to``, :mod:`damoc.tracking`); None tracks nothing.
     """
 
     seed: int = 0
@@ -32,6 +35,7 @@ class StageContext:
     cache_dir: Path | None = None
     progress: ProgressFn | None = None
     prompt: PromptSpec | None = None
+    track: MetricsFn | None = None
 
     @classmethod
     def from_config(cls, cfg: RunConfig, progress: ProgressFn | None = None) -> StageContext:
@@ -50,6 +54,10 @@ class StageContext:
     def with_progress(self, progress: ProgressFn | None) -> StageContext:
         """The same context reporting to ``progress``."""
         return replace(self, progress=progress)
+
+    def with_tracking(self, track: MetricsFn | None) -> StageContext:
+        """The same context sending its metrics to ``track``."""
+        return replace(self, track=track)
 
 
 DEFAULT_CONTEXT = StageContext()

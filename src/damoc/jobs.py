@@ -7,9 +7,10 @@ A stage whose manifest shows the same hash is skipped: that is resume.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from damoc.reports import FailureKind, FailureReport
 
 if TYPE_CHECKING:
     from damoc.candidates.resolve import ResolvedModel
+    from damoc.reports import EvalReport
 
 log = logging.getLogger(__name__)
 
@@ -239,21 +241,52 @@ def _model_stage(w: _Work) -> None:
     )
 
 
+def tracked_phase(run_dir: Path, job_dir: Path, phase: str) -> tuple[Path, str]:
+    """The run folder a job's ``phase`` is tracked under, and the phase prefixed by the job's folder inside it.
+
+    A successive-halving round runs in ``run_dir/halving/round_<k>``: its proxy is ``halving/round_<k>/proxy``.
+    """
+    if job_dir != run_dir and job_dir.is_relative_to(run_dir):
+        return run_dir, f"{job_dir.relative_to(run_dir).as_posix()}/{phase}"
+    return job_dir, phase
+
+
+@contextlib.contextmanager
+def _tracking(w: _Work, phase: str) -> Iterator[StageContext]:
+    """``w.ctx`` reporting to the run's trackers (``report_to``) as ``phase`` of the candidate."""
+    from damoc.tracking.base import open_tracking
+
+    root, phase = tracked_phase(Path(w.cfg.run_dir), w.layout.root, phase)
+    with open_tracking(w.cfg.report_to, root, w.name, phase) as track:
+        yield w.ctx.with_tracking(track)
+
+
+def _track_eval(ctx: StageContext, report: EvalReport, step: int) -> None:
+    """An evaluation's metrics, as ``eval/<metric>`` at the training step they scored."""
+    from damoc.tracking.base import track
+
+    track(ctx.track, {f"eval/{k}": v for k, v in report.metrics.items()}, step)
+
+
+def _proxy_steps(w: _Work) -> int:
+    from damoc.reports import TrainReport, read_stage_report
+
+    return read_stage_report(w.layout.train_report(w.name), TrainReport).steps
+
+
 def _train_stage(w: _Work) -> None:
     from damoc.training import train_proxy
 
-    _run_stage(
-        w.layout.adapter_dir(w.name),
-        w.hashes.train,
-        "train",
-        w.name,
-        lambda out: train_proxy(w.layout.proxy_dir(w.name), w.layout.train_file, w.cfg.training, out, w.ctx),
-    )
+    def write(out: Path) -> None:
+        with _tracking(w, "proxy") as ctx:
+            train_proxy(w.layout.proxy_dir(w.name), w.layout.train_file, w.cfg.training, out, ctx)
+
+    _run_stage(w.layout.adapter_dir(w.name), w.hashes.train, "train", w.name, write)
 
 
 def _evaluate(
     w: _Work, model: Path | ResolvedModel, out: Path, adapter_dir: Path | None, chunks: Sequence[int] | None = None
-) -> None:
+) -> EvalReport:
     """Evaluate on the whole eval split, or on the given chunks (default: the rounds used, if sequential)."""
     from damoc.evaluation import evaluate
     from damoc.sequential import write_chunk_examples
@@ -261,7 +294,7 @@ def _evaluate(
     cfg = w.cfg
     chunks = range(w.rounds) if chunks is None and w.rounds is not None else chunks
     eval_file = w.layout.eval_file if chunks is None else write_chunk_examples(cfg, w.layout, chunks, out)
-    evaluate(model, eval_file, cfg.task.type, cfg.evaluation, cfg.metrics(), out, w.ctx, adapter_dir=adapter_dir)
+    return evaluate(model, eval_file, cfg.task.type, cfg.evaluation, cfg.metrics(), out, w.ctx, adapter_dir=adapter_dir)
 
 
 def _eval_stage(w: _Work) -> None:
@@ -269,9 +302,12 @@ def _eval_stage(w: _Work) -> None:
     if w.rounds is not None:
         _combined_eval_stage(w, w.rounds)
         return
-    _run_stage(
-        w.layout.eval_dir(w.name), w.hashes.eval, "evaluate", w.name, lambda out: _evaluate(w, proxy, out, adapter)
-    )
+
+    def write(out: Path) -> None:
+        with _tracking(w, "proxy") as ctx:
+            _track_eval(ctx, _evaluate(w, proxy, out, adapter), _proxy_steps(w))
+
+    _run_stage(w.layout.eval_dir(w.name), w.hashes.eval, "evaluate", w.name, write)
 
 
 def _chunk_stage(w: _Work, chunk: int) -> None:
@@ -292,14 +328,12 @@ def _combined_eval_stage(w: _Work, rounds: int) -> None:
 
     for k in range(rounds):
         _require(w.layout.eval_chunk_dir(w.name, k), chunk_hash(w.cfg, w.hashes, k), "evaluate", w.name)
-    _run_stage(
-        w.layout.eval_dir(w.name),
-        w.hashes.eval,
-        "evaluate",
-        w.name,
-        lambda out: combine_chunks(w.cfg, w.layout, w.name, rounds, out),
-        {"rounds": rounds},
-    )
+
+    def write(out: Path) -> None:
+        with _tracking(w, "proxy") as ctx:
+            _track_eval(ctx, combine_chunks(w.cfg, w.layout, w.name, rounds, out), _proxy_steps(w))
+
+    _run_stage(w.layout.eval_dir(w.name), w.hashes.eval, "evaluate", w.name, write, {"rounds": rounds})
 
 
 def _zero_shot_stage(w: _Work) -> None:
@@ -307,7 +341,8 @@ def _zero_shot_stage(w: _Work) -> None:
     from damoc.candidates.resolve import resolve_candidate
 
     def write(out: Path) -> None:
-        _evaluate(w, resolve_candidate(w.spec, w.cfg.cache_dir, w.ctx.progress), out, None)
+        with _tracking(w, "zero_shot") as ctx:
+            _track_eval(ctx, _evaluate(w, resolve_candidate(w.spec, w.cfg.cache_dir, w.ctx.progress), out, None), 0)
 
     _run_stage(w.layout.zero_shot_dir(w.name), w.hashes.zero_shot, "zero_shot", w.name, write)
 
@@ -321,8 +356,10 @@ def _subset_tuning_stage(w: _Work) -> None:
     def write(out: Path) -> None:
         proxy = read_stage_report(w.layout.proxy_report(w.name), ProxyReport)
         steps = matched_steps(proxy, read_stage_report(w.layout.train_report(w.name), TrainReport))
-        tune_on_subset(w.spec, w.cfg.task, w.cfg.training, steps, out, w.ctx)
-        _evaluate(w, resolve_candidate(w.spec, w.cfg.cache_dir, w.ctx.progress), out, out / ADAPTER_DIR)
+        with _tracking(w, "subset_tuning") as ctx:
+            tune_on_subset(w.spec, w.cfg.task, w.cfg.training, steps, out, ctx)
+            full = resolve_candidate(w.spec, w.cfg.cache_dir, w.ctx.progress)
+            _track_eval(ctx, _evaluate(w, full, out, out / ADAPTER_DIR), steps)
 
     _run_stage(w.layout.subset_tuning_dir(w.name), w.hashes.subset, "subset_tuning", w.name, write)
 
@@ -336,8 +373,13 @@ def _ats_stage(w: _Work) -> None:
         log.info("%s: ats done already (resume)", name)
         return
     plan = plan_ats(w.cfg, w.spec, layout.proxy_dir(name), layout.adapter_dir(name), w.ctx)
+
+    def tune(size: int, out: Path) -> None:
+        with _tracking(w, f"ats/{size}") as ctx:
+            tune_prefix(w.cfg, w.spec, plan, size, layout.eval_file, out, ctx)
+
     for size in plan.sizes:
-        write = functools.partial(tune_prefix, w.cfg, w.spec, plan, size, layout.eval_file, ctx=w.ctx)
+        write = functools.partial(tune, size)
         _run_stage(
             layout.ats_subset_dir(name, size),
             ats_subset_hash(w.cfg, w.hashes, w.spec, size),

@@ -21,6 +21,7 @@ from damoc.jobs import data_hash
 from damoc.loading import dump_config
 from damoc.progress import ProgressFn
 from damoc.selection.stage import Ranking
+from damoc.tracking.base import prepare_tracking
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def run(
         if per_candidate and cfg.selection.prescreen is not None:
             names = _prescreened(cfg, layout, names, StageContext.from_config(cfg, progress))
         if per_candidate:
+            prepare_tracking(cfg.report_to, layout.root)
             run_candidates(cfg, layout, names, per_candidate, progress, then_rank="rank" in stages)
         if "rank" in stages:
             return run_rank(cfg, layout)

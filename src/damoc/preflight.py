@@ -44,6 +44,15 @@ def validate_methods(cfg: RunConfig) -> None:
     if unlisted:
         raise ConfigError(f"selection.baseline_params: {unlisted} not in selection.baselines {cfg.selection.baselines}")
     check_executor(cfg)
+    check_trackers(cfg)
+
+
+def check_trackers(cfg: RunConfig) -> None:
+    """Every ``report_to`` tracker is registered and its optional package is installed (looked up, not imported)."""
+    from damoc.tracking.base import build_trackers
+
+    for tracker in build_trackers(cfg.report_to):
+        tracker.check(cfg.run_dir)
 
 
 def check_executor(cfg: RunConfig) -> None:

@@ -51,7 +51,7 @@ class ReferenceModelParams(MethodParams):
 
 
 class Method:
-    """Base of every plug-in method (filter, compressor, scorer, merger, metric, baseline, prescreen, executor).
+    """Base of every plug-in method (filter, compressor, scorer, merger, metric, baseline, prescreen, executor, tracker).
 
     A subclass declares ``Params`` (a :class:`MethodParams` subclass) when it takes parameters and
     ``params: Params`` to type ``self.params``; it defines no ``__init__``. Its docstring's first line
@@ -153,6 +153,7 @@ _KIND_REGISTRIES: dict[str, tuple[str, str]] = {
     "baseline": ("damoc.selection.baselines.base", "BASELINES"),
     "prescreen": ("damoc.selection.prescreens.base", "PRESCREENS"),
     "executor": ("damoc.executors.base", "EXECUTORS"),
+    "tracker": ("damoc.tracking.base", "TRACKERS"),
 }
 
 KINDS: tuple[str, ...] = tuple(_KIND_REGISTRIES)

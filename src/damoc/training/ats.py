@@ -26,6 +26,7 @@ from damoc.errors import DamocError
 from damoc.reports import AtsPointReport, AtsReport, ProxyReport, TrainReport, read_stage_report, write_stage_report
 from damoc.selection.baselines.ats import AtsBaselineParams
 from damoc.tasks.example import Example
+from damoc.tracking.base import track
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,8 @@ def tune_prefix(
 ) -> AtsPointReport:
     """Tune the full candidate for one epoch on the first ``size`` examples and measure its test loss.
 
-    Writes ``train_subset.jsonl``, the adapter with its ``train.json`` (``out_dir/adapter``) and ``test_loss.json``.
+    Writes ``train_subset.jsonl``, the adapter with its ``train.json`` (``out_dir/adapter``) and ``test_loss.json``;
+    the test loss goes to the trackers as ``eval/test_loss`` at the subset's last step.
     """
     from damoc.candidates.resolve import resolve_candidate
     from damoc.evaluation.loss import answer_loss
@@ -142,6 +144,7 @@ def tune_prefix(
         seconds=round(time.perf_counter() - start, 3),
     )
     write_stage_report(out_dir, report)
+    track(ctx.track, {"eval/test_loss": loss}, train.steps)
     log.info("%s: ats subset %d, test loss %.4f", spec.name, size, loss)
     return report
 

@@ -85,6 +85,11 @@ def build_optimizer(model: Any, cfg: TrainingConfig, total_steps: int) -> tuple[
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def step_metrics(loss: float, optimizer: Any) -> dict[str, float]:
+    """A step's tracker values: its loss as ``train.json`` records it and the learning rate it applied."""
+    return {"train/loss": round(loss, 6), "train/learning_rate": float(optimizer.param_groups[0]["lr"])}
+
+
 def count_params(model: Any) -> tuple[int, int]:
     """(trainable, total) parameter counts; tied weights count once."""
     params = list(model.parameters())

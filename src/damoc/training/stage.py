@@ -21,12 +21,13 @@ from damoc.tasks.load import read_examples
 from damoc.tasks.tokens import special_prefix
 from damoc.training.base import IGNORE_INDEX, Feature
 from damoc.training.features import collate, encode_example, plan_steps
-from damoc.training.loop import build_optimizer, count_params, target_loss, wrap_model
+from damoc.training.loop import build_optimizer, count_params, step_metrics, target_loss, wrap_model
 
 if TYPE_CHECKING:
     import torch
 
     from damoc.candidates.resolve import ResolvedModel
+    from damoc.tracking.base import MetricsFn
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,8 @@ def train_proxy(
         out_dir: existing folder; receives the LoRA adapter (or full checkpoint + tokenizer) and
             ``train.json``.
         ctx: seed (adapter initialisation, dropout, data order), device and dtype (bf16 on CUDA, fp32
-            on CPU by default), progress (once per optimizer step) and the prompt settings, the same as
-            evaluation's.
+            on CPU by default), progress (once per optimizer step), the prompt settings (the same as
+            evaluation's) and the trackers (``train/loss`` and ``train/learning_rate`` every step).
 
     Returns:
         The :class:`TrainReport` also written to ``out_dir / "train.json"``.
@@ -77,7 +78,7 @@ def train_proxy(
     model = wrap_model(model, cfg)
     model.train()
     plan = plan_steps(len(features), cfg, torch.Generator().manual_seed(seed))
-    stats = run_steps(model, features, plan, cfg, tokenizer.pad_token_id, ctx.progress)
+    stats = run_steps(model, features, plan, cfg, tokenizer.pad_token_id, ctx.progress, ctx.track)
     save_result(model, tokenizer, cfg, out_dir)
     trainable, total = count_params(model)
     report = make_report(cfg, plan, stats, trainable, total, time.perf_counter() - start, model)
@@ -93,8 +94,12 @@ def run_steps(
     cfg: TrainingConfig,
     pad_id: int,
     progress: ProgressFn | None,
+    track: MetricsFn | None = None,
 ) -> dict[str, Any]:
-    """Run every optimizer step of ``plan``; returns per-step losses and token counts."""
+    """Run every optimizer step of ``plan``; returns per-step losses and token counts.
+
+    ``track`` receives each step's loss (as ``train.json`` records it) and the learning rate it applied.
+    """
     import torch
 
     optimizer, scheduler = build_optimizer(model, cfg, len(plan))
@@ -109,6 +114,8 @@ def run_steps(
         losses.append(accumulate(model, batches, step_targets, device))
         torch.nn.utils.clip_grad_norm_(trainable, GRAD_CLIP_NORM)
         optimizer.step()
+        if track is not None:
+            track(step_metrics(losses[-1], optimizer), step)
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += sum(int(b["attention_mask"].sum()) for b in batches)

@@ -24,6 +24,7 @@ from damoc.context import StageContext
 from damoc.progress import tick
 from damoc.reports import PREDICTIONS_FILE, EvalReport, write_stage_report
 from damoc.tasks.example import Example
+from damoc.tracking.base import track
 from damoc.training.base import IGNORE_INDEX, Feature
 from damoc.validation.base import ADAPTER_DIR, CURVE_FILE, RESULT_DIR, CurvePoint, GroundTruthTrainReport
 from damoc.validation.checkpoint import TrainState, find_checkpoint, load_checkpoint, remove_checkpoints, remove_temps
@@ -128,7 +129,7 @@ def train_session(s: Session, ctx: StageContext) -> Scored:
     final = maybe_evaluate(s, points, ctx)  # a kill may land between a checkpoint and its curve point
     for index in range(s.state.step, s.plan.total):
         started = time.perf_counter()
-        train_step(s, s.plan.steps[index])
+        metrics = train_step(s, s.plan.steps[index])
         if s.state.step in epoch_ends or time.monotonic() - last_save >= every_s:
             s.state.train_seconds += time.perf_counter() - started
             started = time.perf_counter()
@@ -136,16 +137,21 @@ def train_session(s: Session, ctx: StageContext) -> Scored:
             last_save = time.monotonic()
         s.state.train_seconds += time.perf_counter() - started
         tick(ctx.progress, f"ground truth {s.job.candidate}", s.state.step, s.plan.total)
+        track(ctx.track, metrics, s.state.step)
         final = maybe_evaluate(s, points, ctx) or final
     assert final is not None, "the last step is an epoch end, always evaluated"
     return final
 
 
-def train_step(s: Session, micro_batches: list[list[int]]) -> None:
-    """One optimizer step over its micro-batches (stage 3's accumulation, clipping and schedule)."""
+def train_step(s: Session, micro_batches: list[list[int]]) -> dict[str, float]:
+    """One optimizer step over its micro-batches (stage 3's accumulation, clipping and schedule).
+
+    Returns its loss and the learning rate it applied, for the trackers.
+    """
     import torch
 
     from damoc.training.features import collate
+    from damoc.training.loop import step_metrics
     from damoc.training.stage import GRAD_CLIP_NORM, accumulate
 
     pad_id = s.tokenizer.pad_token_id
@@ -155,12 +161,14 @@ def train_step(s: Session, micro_batches: list[list[int]]) -> None:
     loss = accumulate(s.model, batches, targets, device)
     torch.nn.utils.clip_grad_norm_([p for p in s.model.parameters() if p.requires_grad], GRAD_CLIP_NORM)
     s.optimizer.step()
+    metrics = step_metrics(loss, s.optimizer)
     s.scheduler.step()
     s.optimizer.zero_grad(set_to_none=True)
     s.state.step += 1
     s.state.losses.append(round(loss, 6))
     s.state.tokens_seen += sum(int(b["attention_mask"].sum()) for b in batches)
     s.state.target_tokens += targets
+    return metrics
 
 
 def maybe_evaluate(s: Session, points: dict[int, float], ctx: StageContext) -> Scored | None:
@@ -179,6 +187,7 @@ def maybe_evaluate(s: Session, points: dict[int, float], ctx: StageContext) -> S
         seconds=scored.seconds,
     )
     write_json_atomic(s.work_dir / CURVE_FILE, [p.model_dump(mode="json") for _, p in sorted(s.curve.items())])
+    track(ctx.track, {f"eval/{k}": v for k, v in scored.metrics.items()}, step)
     log.info("%s: step %d (epoch %.3g): %s", s.job.candidate, step, points[step], scored.metrics)
     return scored
 

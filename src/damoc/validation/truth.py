@@ -33,11 +33,16 @@ def run_ground_truth_job(cfg: RunConfig, run_dir: Path, name: str, progress: Pro
     """One candidate's ground truth, found in the cache or trained, copied into ``run_dir/validation/<name>/``.
 
     What an executor runs for a :data:`~damoc.executors.base.GROUND_TRUTH` job, in any process that
-    sees the run folder and the cache.
+    sees the run folder and the cache. A fine-tune that runs here (not one found in the cache) reports
+    its losses, learning rates and curve scores to ``cfg.report_to`` as the candidate's ``ground_truth`` phase.
     """
+    from damoc.tracking.base import open_tracking
+
     spec = next(c for c in cfg.candidates if c.name == name)
     train, evals = load_task(cfg)
-    truth = ground_truth(cfg, spec, train, evals, StageContext.from_config(cfg, progress))
+    with open_tracking(cfg.report_to, run_dir, name, "ground_truth") as track:
+        ctx = StageContext.from_config(cfg, progress).with_tracking(track)
+        truth = ground_truth(cfg, spec, train, evals, ctx)
     copy_reports(truth, candidate_validation_dir(run_dir, name))
 
 
