@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_config": "damoc.loading",
     "RunConfig": "damoc.config",
+    "StageContext": "damoc.context",
     "run": "damoc.pipeline",
     "compress_dataset": "damoc.data",
     "build_proxy": "damoc.model",
