@@ -9,7 +9,8 @@ taken from them in turn; the eval split is never read):
 * accuracy with damoc's multiple-choice log-likelihood scorer, and the retained accuracy
   (compressed / uncompressed);
 * the mean answer-token loss (:func:`damoc.model.tolerance.answer_loss`, prompt masked as in fine-tuning);
-* seconds spent scoring layers, merging + removing, and evaluating.
+* seconds spent scoring layers, merging + removing, and evaluating, wall and CPU (other jobs share
+  the cores: the CPU time of this single-threaded process is the cost, the wall time includes waiting).
 
 Calibration examples are drawn from the rest of train as the data stage draws them
 (:func:`damoc.data.stage.draw_calibration`, ``data.calibration_samples``, the run seed). The default
@@ -56,6 +57,22 @@ MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
 TASKS = ["medical_except", "medical_qa", "financial_qa", "general_qa", "reading_comprehension"]
 DEFAULT_SCORER = "block_influence"
 BAR = 1.2  # issue 13: scoring a 0.5B model costs at most 1.2x one plain forward pass
+RUN_KEYS = ("forward_seconds", "forward_cpu_seconds", "decoder_forward_seconds", "decoder_forward_cpu_seconds")
+
+
+class Clock:
+    """Wall and CPU seconds (this process) since it was made.
+
+    Other jobs share this machine's cores; the wall time of a niced run measures them as much as the
+    work, the CPU time of a single-threaded one (``OMP_NUM_THREADS=1``) measures the work.
+    """
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def read(self) -> tuple[float, float]:
+        """(wall seconds, CPU seconds), rounded to ms."""
+        return round(time.perf_counter() - self.wall, 3), round(time.process_time() - self.cpu, 3)
 
 
 # ---------------------------------------------------------------- data
@@ -153,19 +170,19 @@ def evaluate_dev(model: Any, tok: Any, data: TaskData, dev_loss_batches: list[di
     from damoc.model.tolerance import answer_loss
 
     ev = data.cfg.evaluation
-    start = time.perf_counter()
+    clock = Clock()
     rows = score_multiple_choice(data.dev, model, tok, ev.max_seq_len, ev.batch_size, None, data.prompt)
-    eval_s = time.perf_counter() - start
+    eval_s, eval_cpu = clock.read()
     acc = build_metrics(["acc"], "multiple_choice")[0].compute(rows)
-    start = time.perf_counter()
+    clock = Clock()
     loss = answer_loss(model, dev_loss_batches)
+    loss_s, loss_cpu = clock.read()
     return {
         "acc": round(float(acc), 6),
         "answer_loss": round(loss, 6),
         "hits": "".join("1" if argmax(r["logliks"]) == r["answer"] else "0" for r in rows),
-        "eval_seconds": round(eval_s, 3),
-        "loss_seconds": round(time.perf_counter() - start, 3),
-    }
+        "eval_seconds": eval_s, "eval_cpu_seconds": eval_cpu, "loss_seconds": loss_s, "loss_cpu_seconds": loss_cpu,
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------- grid
@@ -192,13 +209,15 @@ def score_layers(model: Any, batches: Batches, scorer_name: str, ratio: float, s
     scorer = SCORERS.build(scorer_name, {}, where="model.scorer")
     num_remove = num_layers_to_remove(len(decoder_layers(model)), ratio)
     torch.manual_seed(seed)
-    start = time.perf_counter()
+    clock = Clock()
     result = scorer.score(model, batches.calib, num_remove, None, batches.calib_loss)
+    wall, cpu = clock.read()
     return {
         "removed": result.removed,
         "scores": [round(s, 6) for s in result.scores],
         "tokens": result.tokens,
-        "score_seconds": round(time.perf_counter() - start, 3),
+        "score_seconds": wall,
+        "score_cpu_seconds": cpu,
     }
 
 
@@ -212,14 +231,16 @@ def compress(
 
     merger = MERGERS.build(merger_name, {}, where="model.merger")
     model, tok, load_s = load_fresh(alias, device)
-    start = time.perf_counter()
+    clock = Clock()
     merged = merger.merge(decoder_layers(model), removed, seed)
     remove_layers(model, list(removed))
+    wall, cpu = clock.read()
     facts = {
         "merged_into": {str(k): v for k, v in merged.items()},
         "layers_after": len(decoder_layers(model)),
         "params_after": count_parameters(model),
-        "merge_seconds": round(time.perf_counter() - start, 3),
+        "merge_seconds": wall,
+        "merge_cpu_seconds": cpu,
         "load_seconds": round(load_s, 3),
     }
     return model, tok, facts
@@ -264,7 +285,7 @@ def cell_record(
 ) -> dict[str, Any]:
     full = entry["full"]
     return {
-        **{k: scoring[k] for k in ("removed", "score_seconds")},
+        **{k: scoring[k] for k in ("removed", "score_seconds", "score_cpu_seconds")},
         **facts,
         **ev,
         "retained_acc": round(ev["acc"] / full["acc"], 4) if full["acc"] > 0 else None,
@@ -329,10 +350,11 @@ def _full_facts(model: Any, data: TaskData) -> dict[str, Any]:
 # ---------------------------------------------------------------- the forward-pass bar
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``fn()``."""
+    clock = Clock()
     fn()
-    return time.perf_counter() - start
+    return clock.read()
 
 
 def forward_bar(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -355,23 +377,25 @@ def forward_bar(args: argparse.Namespace, results: dict[str, Any]) -> None:
         bar = results["forward_bar"] = {**facts, "scorers": {}}
     wanted = {n: args.ppl_repeats if n == "perplexity_drop" else args.repeats for n in args.bar_scorers}
     todo = {n: r for n, r in wanted.items() if r > 0 and len(bar["scorers"].get(n, {}).get("seconds", [])) < r}
-    run_fwd: list[float] = []
-    run_dec: list[float] = []
-    timings: dict[str, list[float]] = {n: [] for n in todo}  # a scorer left unfinished is timed again in full
+    run: dict[str, list[float]] = {k: [] for k in RUN_KEYS}  # this invocation's forward passes
+    timings: dict[str, dict[str, list[float]]] = {
+        n: {"seconds": [], "cpu_seconds": []} for n in todo
+    }  # an unfinished scorer is timed again in full
     reps = max(todo.values(), default=0)
     for rep in range(reps):
-        run_fwd.append(round(timed(partial(_forward, model, batches.calib)), 3))
-        run_dec.append(round(timed(partial(_forward, decoder_body(model), batches.calib)), 3))
+        for prefix, module in (("forward", model), ("decoder_forward", decoder_body(model))):
+            wall, cpu = timed(partial(_forward, module, batches.calib))
+            run[f"{prefix}_seconds"].append(wall)
+            run[f"{prefix}_cpu_seconds"].append(cpu)
         for name in [n for n, r in todo.items() if rep >= reps - r]:  # fewer repeats: the last rounds
-            timings[name].append(_time_scorer(model, batches, name, num_remove))
-            bar["scorers"][name] = entry = {
-                "seconds": list(timings[name]), "forward_seconds": list(run_fwd), "decoder_forward_seconds": list(run_dec),
-            }  # fmt: skip
+            wall, cpu = _time_scorer(model, batches, name, num_remove)
+            timings[name]["seconds"].append(wall)
+            timings[name]["cpu_seconds"].append(cpu)
+            bar["scorers"][name] = entry = json.loads(json.dumps({**timings[name], **run}))  # a snapshot
             _summarise(entry)
             save(results, args.out)
-            log(
-                f"forward bar: {name} {timings[name][-1]:.1f} s, forward {min(run_fwd):.1f} s, ratio {entry['ratio']:.2f}"
-            )
+            log(f"forward bar: {name} {wall:.1f} s ({cpu:.1f} s CPU), forward best {min(run['forward_seconds']):.1f} s "
+                f"({min(run['forward_cpu_seconds']):.1f} s CPU): x{entry['ratio']:.2f} wall, x{entry['ratio_cpu']:.2f} CPU")  # fmt: skip
     if not todo:
         log("forward bar: every scorer asked for is already timed")
 
@@ -384,11 +408,11 @@ def _forward(module: Any, batches: list[dict[str, Any]]) -> None:
             module(**b)
 
 
-def _time_scorer(model: Any, batches: Batches, name: str, num_remove: int) -> float:
+def _time_scorer(model: Any, batches: Batches, name: str, num_remove: int) -> tuple[float, float]:
     from damoc.model.base import SCORERS
 
     scorer = SCORERS.build(name, {}, where="model.scorer")
-    return round(timed(partial(scorer.score, model, batches.calib, num_remove, None, batches.calib_loss)), 3)
+    return timed(partial(scorer.score, model, batches.calib, num_remove, None, batches.calib_loss))
 
 
 def _bar_facts(
@@ -406,10 +430,12 @@ def _bar_facts(
 
 
 def _summarise(entry: dict[str, Any]) -> None:
-    entry["best_seconds"] = min(entry["seconds"])
-    entry["ratio"] = round(entry["best_seconds"] / min(entry["forward_seconds"]), 3)
-    entry["ratio_to_decoder_forward"] = round(entry["best_seconds"] / min(entry["decoder_forward_seconds"]), 3)
-    entry["within_bar"] = entry["ratio"] <= BAR
+    """Best of each list, and the scorer's ratios to the plain and the decoder-only forward pass, wall and CPU."""
+    for suffix, key in (("", "seconds"), ("_cpu", "cpu_seconds")):
+        best = entry[f"best_{key}"] = min(entry[key])
+        ratio = entry[f"ratio{suffix}"] = round(best / min(entry[f"forward_{key}"]), 3)
+        entry[f"ratio_to_decoder_forward{suffix}"] = round(best / min(entry[f"decoder_forward_{key}"]), 3)
+        entry[f"within_bar{suffix}"] = ratio <= BAR
 
 
 # ---------------------------------------------------------------- the README tables
@@ -422,7 +448,8 @@ def _f(x: float | None, digits: int = 3) -> str:
 def grid_table(results: dict[str, Any]) -> list[str]:
     """Per model, task and ratio: each scorer / merger's dev accuracy, retained accuracy, answer loss and seconds."""
     lines = [
-        "| model | task | ratio | scorer / merger | layers | dev acc | retained acc | dev answer loss | seconds score / merge / eval (acc + loss) |",
+        "| model | task | ratio | scorer / merger | layers | dev acc | retained acc | dev answer loss "
+        "| CPU seconds score / merge / eval (acc + loss) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, entry in results["runs"].items():
@@ -432,14 +459,15 @@ def grid_table(results: dict[str, Any]) -> list[str]:
         f = entry["full"]
         lines.append(
             f"| {model} | {task} | 0 | uncompressed | {f['layers']} | {f['acc']:.3f} | 1.000 | {f['answer_loss']:.3f} "
-            f"| - / - / {f['eval_seconds'] + f['loss_seconds']:.0f} |"
+            f"| - / - / {f['eval_cpu_seconds'] + f['loss_cpu_seconds']:.0f} |"
         )
         for ckey, c in sorted(entry["cells"].items(), key=lambda kv: _cell_order(kv[0])):
             ratio, scorer, merger = ckey.split("/")
             lines.append(
                 f"| {model} | {task} | {ratio} | {scorer} / {merger} | {c['layers_after']} | {c['acc']:.3f} "
                 f"| {_f(c['retained_acc'])} | {c['answer_loss']:.3f} "
-                f"| {c['score_seconds']:.0f} / {c['merge_seconds']:.1f} / {c['eval_seconds'] + c['loss_seconds']:.0f} |"
+                f"| {c['score_cpu_seconds']:.0f} / {c['merge_cpu_seconds']:.1f} "
+                f"/ {c['eval_cpu_seconds'] + c['loss_cpu_seconds']:.0f} |"
             )
     return lines if len(lines) > 2 else []  # no rows: no table
 
@@ -485,23 +513,26 @@ def merging_table(results: dict[str, Any]) -> list[str]:
 
 
 def bar_table(results: dict[str, Any]) -> list[str]:
-    """Each scorer's best wall time against the best plain forward pass of the same invocation."""
+    """Each scorer's best time against the best plain forward pass of the same invocation, wall and CPU."""
     bar = results.get("forward_bar")
     if not bar or not bar["scorers"]:
         return []
     lines = [
         f"Layer scoring vs one plain forward pass `model(**batch)`: {bar['model']}, {bar['samples']} calibration "
         f"samples of {bar['task']} ({bar['tokens']} tokens, batches of {bar['batch_size']}, {bar['dtype']} on "
-        f"{bar['device']}, {bar['num_remove']} layers to remove)",
+        f"{bar['device']}, {bar['num_remove']} layers to remove); best of (runs), seconds wall / CPU",
         "",
-        "| scorer | best seconds (runs) | plain forward best (runs) | x plain forward | x decoder-only forward | within 1.2x |",
+        "| scorer | scorer (runs) | plain forward (runs) | x plain forward, wall / CPU "
+        "| x decoder-only forward, CPU | within 1.2x, wall / CPU |",
         "|---|---|---|---|---|---|",
     ]
+    yes = {True: "yes", False: "no"}
     for name, s in bar["scorers"].items():
         lines.append(
-            f"| {name} | {s['best_seconds']:.1f} ({len(s['seconds'])}) | {min(s['forward_seconds']):.1f} "
-            f"({len(s['forward_seconds'])}) | {s['ratio']:.2f} | {s['ratio_to_decoder_forward']:.2f} "
-            f"| {'yes' if s['within_bar'] else 'no'} |"
+            f"| {name} | {s['best_seconds']:.1f} / {s['best_cpu_seconds']:.1f} ({len(s['seconds'])}) "
+            f"| {min(s['forward_seconds']):.1f} / {min(s['forward_cpu_seconds']):.1f} ({len(s['forward_seconds'])}) "
+            f"| {s['ratio']:.2f} / {s['ratio_cpu']:.2f} | {s['ratio_to_decoder_forward_cpu']:.2f} "
+            f"| {yes[s['within_bar']]} / {yes[s['within_bar_cpu']]} |"
         )
     return lines
 
