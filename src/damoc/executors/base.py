@@ -60,7 +60,7 @@ class Executor(Protocol):
         ...
 
 
-EXECUTORS: Registry[Executor] = Registry("executor", "damoc.executors")
+EXECUTORS: Registry[Executor] = Registry("executor", "damoc.executors.builtin")
 
 
 def build_executor(cfg: RunConfig) -> Executor:
