@@ -13,6 +13,7 @@ from damoc.context import StageContext
 from damoc.data.base import FILTERS
 from damoc.registry import Method, MethodParams, registry
 from damoc.tasks.example import Example
+from damoc.testing import readme_python_block
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- add-method-example -->"
@@ -20,10 +21,7 @@ MARKER = "<!-- add-method-example -->"
 
 def readme_example() -> str:
     """The Python code block right after the marker line in README.md."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(re.escape(MARKER) + r"\s*```python\n(.*?)\n```", text, re.DOTALL)
-    assert found, f"README.md has no ```python block after {MARKER}"
-    return found.group(1)
+    return readme_python_block(ROOT / "README.md", MARKER)
 
 
 def test_readme_example_registers_a_working_filter(monkeypatch: pytest.MonkeyPatch) -> None:

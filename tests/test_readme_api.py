@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from damoc.testing import tiny_run_config
+from damoc.testing import readme_python_block, tiny_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- python-api-example -->"
@@ -16,10 +16,7 @@ MARKER = "<!-- python-api-example -->"
 
 def readme_example() -> str:
     """The Python code block right after the marker line in README.md."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(re.escape(MARKER) + r"\s*```python\n(.*?)\n```", text, re.DOTALL)
-    assert found, f"README.md has no ```python block after {MARKER}"
-    return found.group(1)
+    return readme_python_block(ROOT / "README.md", MARKER)
 
 
 def test_readme_python_api_example_runs(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,14 @@ FILLER_WORDS = frozenset(
         "and",
     ]
 )
+
+
+def readme_python_block(readme: Path, marker: str) -> str:
+    """The Python code block right after the ``marker`` line in ``readme`` (tests run README examples as written)."""
+    text = readme.read_text(encoding="utf-8")
+    found = re.search(re.escape(marker) + r"\s*```python\n(.*?)\n```", text, re.DOTALL)
+    assert found, f"{readme.name} has no ```python block after {marker}"
+    return found.group(1)
 
 
 def drop_filler(text: str) -> str:

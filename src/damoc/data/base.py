@@ -8,8 +8,9 @@ example leaves it in a :class:`FilterRecord` (read with :func:`filter_record`) f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from damoc.context import StageContext
 from damoc.registry import MethodParams, Registry
@@ -76,3 +77,37 @@ def keep_count(num_examples: int, keep_ratio: float) -> int:
 def example_text(ex: Example) -> str:
     """The text that describes an example's content: its context (if any) and question."""
     return f"{ex.context}\n{ex.question}" if ex.context else ex.question
+
+
+KeepSpans = Literal["choices", "answer", "none"]
+"""Which texts a compressor must keep where they occur: every choice's, the right answer's, none."""
+
+
+def answer_text(ex: Example) -> str:
+    """The right choice's text (multiple choice) or the answer (qa)."""
+    if ex.choices is not None and isinstance(ex.answer, int):
+        return ex.choices[ex.answer]
+    return str(ex.answer)
+
+
+def kept_spans(ex: Example, which: KeepSpans) -> list[str]:
+    """The texts of ``ex`` a compressor must not drop (``which``; ``choices`` without choices: the answer)."""
+    if which == "none":
+        return []
+    if which == "choices" and ex.choices:
+        return list(ex.choices)
+    return [answer_text(ex)]
+
+
+def span_pattern(span: str) -> re.Pattern[str] | None:
+    """``span`` as whole words, ignoring case and runs of whitespace; None for a blank span."""
+    words = span.split()
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)
+
+
+def has_span(text: str, span: str) -> bool:
+    """Whether ``span`` occurs in ``text`` as whole words, ignoring case and runs of whitespace."""
+    pattern = span_pattern(span)
+    return pattern is not None and pattern.search(text) is not None

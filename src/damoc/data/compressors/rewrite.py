@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from damoc.atomic import write_json_atomic
-from damoc.data.base import COMPRESSORS, FilterRecord, StageContext
+from damoc.data.base import COMPRESSORS, FilterRecord, StageContext, answer_text, has_span, kept_spans
 from damoc.data.chat import Chat, Reply
 from damoc.errors import ConfigError
 from damoc.progress import tick
@@ -301,25 +301,9 @@ def check_rewrite(before: str, after: str, finished: bool, ex: Example, p: Rewri
         return "leak"
     if any(has_span(after, c) and not has_span(before, c) for c in ex.choices or ()):
         return "added_choice"
-    spans = list(ex.choices or ()) if p.keep_spans == "choices" and ex.choices else [answer]
-    if any(has_span(before, s) and not has_span(after, s) for s in spans):
+    if any(has_span(before, s) and not has_span(after, s) for s in kept_spans(ex, p.keep_spans)):
         return "lost_span"
     return None
-
-
-def answer_text(ex: Example) -> str:
-    """The right choice's text (multiple choice) or the answer (qa)."""
-    if ex.choices is not None and isinstance(ex.answer, int):
-        return ex.choices[ex.answer]
-    return str(ex.answer)
-
-
-def has_span(text: str, span: str) -> bool:
-    """Whether ``span`` occurs in ``text`` as whole words, ignoring case and runs of whitespace."""
-    needle = " ".join(span.lower().split())
-    if not needle:
-        return False
-    return re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", " ".join(text.lower().split())) is not None
 
 
 class Judge:

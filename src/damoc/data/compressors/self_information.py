@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import COMPRESSORS, StageContext
+from damoc.data.base import COMPRESSORS, KeepSpans, StageContext, kept_spans, span_pattern
 from damoc.progress import ProgressFn
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
@@ -67,7 +67,7 @@ class SelfInformationCompressor(Method):
         min_words: int = Field(8, ge=1, description="texts of at most this many words are left unchanged")
         max_seq_len: int = Field(512, ge=8, description="tokens per scoring window; longer texts use several")
         batch_size: int = Field(16, gt=0, description="windows per forward pass")
-        keep_spans: Literal["choices", "answer", "none"] = Field(
+        keep_spans: KeepSpans = Field(
             "choices", description="units holding these spans are always kept: every choice's text, the answer's, none"
         )
 
@@ -80,7 +80,7 @@ class SelfInformationCompressor(Method):
         p = self.params
         model, tokenizer = load_reference_model(p.reference_model, ctx.cache_dir, ctx.device)
         texts = [ex.question for ex in examples] + [ex.context or "" for ex in examples]
-        spans = [protected_spans(ex, p.keep_spans) for ex in examples] * 2
+        spans = [kept_spans(ex, p.keep_spans) for ex in examples] * 2
         short = compress_texts(texts, model, tokenizer, p, ctx.progress, spans)
         n = len(examples)
         return [
@@ -110,25 +110,12 @@ def compress_texts(
     return out
 
 
-def protected_spans(ex: Example, which: Literal["choices", "answer", "none"]) -> list[str]:
-    """The texts whose units are never dropped: every choice's, the right answer's, or none."""
-    if which == "none":
-        return []
-    if ex.choices is not None and isinstance(ex.answer, int):
-        return list(ex.choices) if which == "choices" else [ex.choices[ex.answer]]
-    return [str(ex.answer)] if ex.answer is not None else []
-
-
 def span_units(units: list[str], text: str, spans: list[str]) -> np.ndarray:
     """Mask of the units overlapping an occurrence of any span (whole words, case and whitespace runs ignored)."""
     hit = np.zeros(len(units), dtype=bool)
     ends = np.cumsum([len(u) for u in units])
-    for span in spans:
-        words = span.split()
-        if not words:
-            continue
-        pattern = r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)"
-        for m in re.finditer(pattern, text, flags=re.IGNORECASE):
+    for pattern in filter(None, map(span_pattern, spans)):
+        for m in pattern.finditer(text):
             first = int(np.searchsorted(ends, m.start(), side="right"))
             last = int(np.searchsorted(ends, m.end() - 1, side="right"))
             hit[first : last + 1] = True
