@@ -8,6 +8,7 @@ them exactly as on a real model, only fast.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -103,13 +104,17 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 def tiny_run_config(root: Path, model_dirs: dict[str, Path], **sections: Any) -> dict[str, Any]:
-    """A raw run config over tiny models and arithmetic data under ``root`` (files are written)."""
+    """A raw run config over tiny models and arithmetic data under ``root`` (files are written).
+
+    The device is ``cpu`` unless ``DAMOC_TEST_DEVICE`` says otherwise (``auto`` or ``cuda`` runs the
+    tests' pipelines on a GPU: ``benchmarks/gpu_check.py``).
+    """
     train = write_jsonl(root / "train.jsonl", make_mc_records(48, seed=0))
     ev = write_jsonl(root / "eval.jsonl", make_mc_records(16, seed=1))
     raw: dict[str, Any] = {
         "run_dir": str(root / "run"),
         "seed": 0,
-        "device": "cpu",
+        "device": os.environ.get("DAMOC_TEST_DEVICE", "cpu"),
         "cache_dir": str(root / "cache"),
         "task": {"type": "multiple_choice", "train": {"path": str(train)}, "eval": {"path": str(ev)}},
         "candidates": [{"name": f"tiny-{a}", "path": str(p)} for a, p in model_dirs.items()],
