@@ -93,6 +93,19 @@ def test_bad_override(tmp_path: Path) -> None:
         load_config(write_cfg(tmp_path), ["seed"])
 
 
+def test_score_in_4bit_is_refused_before_any_stage(tmp_path: Path) -> None:
+    """4-bit layer scoring needs CUDA and bitsandbytes: load_config (damoc validate) says so, naming the key."""
+    import importlib.util
+
+    path = write_cfg(tmp_path)
+    with pytest.raises(ConfigError, match=r"model.score_in_4bit: 4-bit scoring runs on a CUDA GPU"):
+        load_config(path, ["model.score_in_4bit=true", "device=cpu"])
+    if importlib.util.find_spec("bitsandbytes") is None:  # the lock does not install it
+        with pytest.raises(ConfigError, match=r"model.score_in_4bit needs the bitsandbytes package"):
+            load_config(path, ["model.score_in_4bit=true", "device=auto"])
+    assert load_config(path, ["device=cpu"]).model.score_in_4bit is False
+
+
 def test_candidate_shorthands(tmp_path: Path) -> None:
     assert candidate_from_yaml("Qwen/Qwen2.5-0.5B")["hf"] == "Qwen/Qwen2.5-0.5B"
     assert candidate_from_yaml("models/x.gguf") == {"name": "x", "gguf": "models/x.gguf"}

@@ -19,6 +19,7 @@ from damoc.candidates.resolve import (
     pick_dtype,
     resolve_candidate,
     resolve_model_ref,
+    weights_bytes,
 )
 from damoc.config import CandidateSpec
 from damoc.context import StageContext
@@ -128,6 +129,23 @@ def test_device_and_dtype() -> None:
         assert pick_device("auto").type == "cpu"
         with pytest.raises(ModelError, match="no CUDA"):
             pick_device("cuda")
+
+
+def test_weights_bytes_matches_the_safetensors_file(tiny_model_dirs: dict[str, Path]) -> None:
+    """The size estimate behind device_map=auto (an empty meta model) against the fp32 weights file on disk."""
+    for folder in tiny_model_dirs.values():
+        on_disk = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+        estimate = weights_bytes(str(folder), {}, 4)
+        assert 0.97 * on_disk <= estimate <= on_disk  # the file also holds its JSON header
+
+
+def test_4bit_loading_without_cuda_or_bitsandbytes_is_a_clear_error(tiny_model_dirs: dict[str, Path]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the CPU refusal cannot be shown here")
+    with pytest.raises(ModelError, match="4-bit loading needs a CUDA GPU"):
+        load_model(tiny_model_dirs["llama"], "cpu", quantize="4bit")
 
 
 @pytest.mark.slow

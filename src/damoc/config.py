@@ -166,6 +166,11 @@ class ModelConfig(_Frozen):
         "remove_ratio whose calibration answer loss stays within (1 + t) x the full model's (damoc.model.tolerance)",
     )
     merger: MethodSpec = MethodSpec(method="none")
+    score_in_4bit: bool = Field(
+        False,
+        description="score layers on a 4-bit NF4 copy of each candidate (bitsandbytes, CUDA only), for models too "
+        "big for the GPU in bf16; removal and merging then use the full weights",
+    )
     max_seq_len: int = Field(128, gt=0, description="calibration sequence length in tokens")
     batch_size: int = Field(8, gt=0)
 

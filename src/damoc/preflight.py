@@ -45,6 +45,19 @@ def validate_methods(cfg: RunConfig) -> None:
         raise ConfigError(f"selection.baseline_params: {unlisted} not in selection.baselines {cfg.selection.baselines}")
     check_executor(cfg)
     check_trackers(cfg)
+    check_4bit(cfg)
+
+
+def check_4bit(cfg: RunConfig) -> None:
+    """``model.score_in_4bit`` needs bitsandbytes (looked up, not imported) and cannot run with ``device: cpu``."""
+    import importlib.util
+
+    if not cfg.model.score_in_4bit:
+        return
+    if cfg.device == "cpu":
+        raise ConfigError("model.score_in_4bit: 4-bit scoring runs on a CUDA GPU (bitsandbytes); not with device: cpu")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError("model.score_in_4bit needs the bitsandbytes package: pip install bitsandbytes")
 
 
 def check_trackers(cfg: RunConfig) -> None:

@@ -236,21 +236,32 @@ def _require_causal_lm(source: str, kwargs: dict[str, Any]) -> None:
 
 
 def load_model(
-    src: ResolvedModel | Path, device: str = "auto", *, for_training: bool = False, dtype: str = "auto"
+    src: ResolvedModel | Path,
+    device: str = "auto",
+    *,
+    for_training: bool = False,
+    dtype: str = "auto",
+    quantize: Literal["4bit"] | None = None,
 ) -> tuple[Any, Any]:
     """Load a resolved candidate (or a checkpoint folder) and its tokenizer.
+
+    On CUDA a model larger than :data:`FIT_FRACTION` of one card's free memory is spread over the
+    visible GPUs (and the CPU when they are full) with ``device_map="auto"``; otherwise the whole
+    model goes to ``device``.
 
     Args:
         src: a :class:`ResolvedModel` or a local checkpoint folder.
         device: ``auto``, ``cpu`` or ``cuda``; the dtype follows (bf16 on CUDA, fp32 on CPU).
         for_training: leave the model in train mode (eval mode otherwise).
         dtype: ``auto`` (follows the device), ``float32``, ``bfloat16`` or ``float16``.
+        quantize: ``4bit``: NF4 weights through bitsandbytes (CUDA only), computing in ``dtype``.
 
     Returns:
         (model, tokenizer); the tokenizer has a pad token (eos when it had none).
 
     Raises:
-        ModelError: missing or corrupted weights, not a causal LM, or loading failed.
+        ModelError: missing or corrupted weights, not a causal LM, loading failed, or 4-bit asked
+            for without CUDA or bitsandbytes.
     """
     from transformers import AutoModelForCausalLM
 
@@ -259,18 +270,70 @@ def load_model(
     source, kwargs = _source_kwargs(src)
     _require_causal_lm(source, kwargs)
     dev = pick_device(device)
+    torch_dtype = pick_dtype(dev, dtype)
+    place = _placement(source, kwargs, dev, torch_dtype, quantize)
     try:
         model: Any = AutoModelForCausalLM.from_pretrained(
-            source, dtype=pick_dtype(dev, dtype), **_weights_kwargs(src), **kwargs
+            source, dtype=torch_dtype, **place, **_weights_kwargs(src), **kwargs
         )
         tokenizer = load_tokenizer(source, **kwargs)
     except Exception as exc:
         raise ModelError(f"{source}: loading failed: {type(exc).__name__}: {exc}") from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(dev)
+    if "device_map" not in place:
+        model.to(dev)
     model.train(for_training)
     return model, tokenizer
+
+
+FIT_FRACTION = 0.8
+"""A CUDA model whose weights take more than this share of one card's free memory is spread with
+``device_map="auto"``: the rest is left for activations, LoRA optimizer states and the KV cache."""
+
+
+def _placement(
+    source: str, kwargs: dict[str, Any], dev: torch.device, dtype: torch.dtype, quantize: str | None
+) -> dict[str, Any]:
+    """from_pretrained's placement arguments: none (moved to ``dev`` after loading), a device map, 4-bit."""
+    import importlib.util
+
+    if quantize is not None:
+        if dev.type != "cuda":
+            raise ModelError(f"{source}: 4-bit loading needs a CUDA GPU (bitsandbytes' kernels); the device is {dev}")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ModelError(f"{source}: 4-bit loading needs the bitsandbytes package: pip install bitsandbytes")
+        from transformers import BitsAndBytesConfig
+
+        bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype)
+        fits = weights_bytes(source, kwargs, 0.5) <= FIT_FRACTION * _free_bytes(dev)
+        return {"quantization_config": bnb, "device_map": {"": dev.index or 0} if fits else "auto"}
+    if dev.type != "cuda":
+        return {}
+    need, free = weights_bytes(source, kwargs, dtype.itemsize), _free_bytes(dev)
+    if need <= FIT_FRACTION * free:
+        return {}
+    log.info("%s: %.1f GB of weights > %.0f%% of one GPU's %.1f GB free: device_map=auto", source, need / 1e9,
+             100 * FIT_FRACTION, free / 1e9)  # fmt: skip
+    return {"device_map": "auto"}
+
+
+def _free_bytes(dev: torch.device) -> int:
+    import torch
+
+    return int(torch.cuda.mem_get_info(dev)[0])
+
+
+def weights_bytes(source: str, kwargs: dict[str, Any], bytes_per_param: float) -> int:
+    """Bytes the model's parameters take at ``bytes_per_param``, counted on an empty (meta) model: no weights read."""
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(source, **kwargs)
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=kwargs.get("trust_remote_code", False))
+    model.tie_weights()  # not tied inside init_empty_weights: tied embeddings would count twice
+    return int(count_parameters(model) * bytes_per_param)
 
 
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")

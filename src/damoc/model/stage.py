@@ -116,12 +116,19 @@ def build_proxy(
     import torch
 
     torch.manual_seed(seed)
-    model, tokenizer = _load_candidate(resolved, ctx.device, ctx.dtype)
+    quantize = "4bit" if cfg.score_in_4bit else None
+    model, tokenizer = _load_candidate(resolved, ctx.device, ctx.dtype, quantize)
     texts = render_calibration(examples, ctx.prompt, tokenizer)
     # the prompt-masked examples: the tolerance's loss and the task-aware scorers read them
     device = next(model.parameters()).device
     loss_batches = answer_batches(tokenizer, examples, cfg.max_seq_len, cfg.batch_size, ctx.prompt, device)
-    facts = _compress(model, tokenizer, texts, cfg, scorer, merger, seed, progress, loss_batches)
+    scored = _score(model, tokenizer, texts, cfg, scorer, progress, loss_batches)
+    if quantize is not None:  # scored on the 4-bit copy: cut and merge the full weights
+        del model
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        model, tokenizer = _load_candidate(resolved, ctx.device, ctx.dtype)
+    facts = _cut(model, scored, merger, seed)
     tick(progress, "saving proxy", 0, 1)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
@@ -143,32 +150,28 @@ def build_proxy(
     return report
 
 
-def _load_candidate(resolved: ResolvedModel, device: str, dtype: str) -> tuple[Any, Any]:
+def _load_candidate(resolved: ResolvedModel, device: str, dtype: str, quantize: str | None = None) -> tuple[Any, Any]:
     from damoc.candidates.resolve import load_model
     from damoc.model.layers import architecture
 
-    model, tokenizer = load_model(resolved, device, dtype=dtype)
+    model, tokenizer = load_model(resolved, device, dtype=dtype, quantize=quantize)  # type: ignore[arg-type]
     architecture(model)  # unsupported families fail before any scoring work
     return model, tokenizer
 
 
-def _compress(
+def _score(
     model: Any,
     tokenizer: Any,
     texts: list[str],
     cfg: ModelConfig,
     scorer: Any,
-    merger: Any,
-    seed: int,
     progress: ProgressFn | None,
     loss_batches: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    from damoc.candidates.resolve import count_parameters
-    from damoc.model.layers import decoder_layers, num_layers_to_remove, remove_layers
+    """Score the layers and choose the removal (per candidate when ``max_loss_increase`` is set)."""
+    from damoc.model.layers import decoder_layers, num_layers_to_remove
 
-    layers_before = len(decoder_layers(model))
-    num_remove = num_layers_to_remove(layers_before, cfg.remove_ratio)
-    params_before = count_parameters(model)
+    num_remove = num_layers_to_remove(len(decoder_layers(model)), cfg.remove_ratio)
     device = next(model.parameters()).device
     batches = tokenize_batches(tokenizer, texts, cfg.max_seq_len, cfg.batch_size, device)
     losses: dict[int, float] = {}
@@ -178,6 +181,17 @@ def _compress(
         from damoc.model.tolerance import choose_depth
 
         result, losses = choose_depth(model, batches, loss_batches, scorer, num_remove, cfg.max_loss_increase, progress)
+    return {"result": result, "losses": losses}
+
+
+def _cut(model: Any, scored: dict[str, Any], merger: Any, seed: int) -> dict[str, Any]:
+    """Merge the chosen layers into their kept neighbours, remove them, and describe the result."""
+    from damoc.candidates.resolve import count_parameters
+    from damoc.model.layers import decoder_layers, remove_layers
+
+    result = scored["result"]
+    layers_before = len(decoder_layers(model))
+    params_before = count_parameters(model)
     merged = merger.merge(decoder_layers(model), result.removed, seed)
     remove_layers(model, result.removed)
     return {
@@ -190,7 +204,7 @@ def _compress(
         "params_before": params_before,
         "params_after": count_parameters(model),
         "calibration_tokens": result.tokens,
-        "calibration_losses": losses,
+        "calibration_losses": scored["losses"],
     }
 
 
