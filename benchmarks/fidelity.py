@@ -13,6 +13,8 @@ against the recipe actually run, never extrapolated.
 
 Run:  .venv/bin/python benchmarks/fidelity.py [--tasks medical_except ...] [--budgets 0.0625 0.03125 0.015625]
                                               [--epochs 1] [--default-budget 0.03125]
+      .venv/bin/python benchmarks/fidelity.py --prescreens --tasks medical_except --budgets 0.03125
+                  (each zero-cost pre-screen, selection.prescreen's scorers, added as a baseline of finished cells)
       .venv/bin/python benchmarks/fidelity.py --table     (the README table from the stored results)
       -> runs/fidelity/<task>/e<epochs>-b<budget>/, benchmarks/results/fidelity.json
 """
@@ -99,6 +101,62 @@ def truth_only(task: str, epochs: float, run_root: Path, curve: list[float] | No
         print(f"{task} {spec.name}: ground truth {truth.evaluation.metrics} in {time.time() - start:.0f} s", flush=True)
 
 
+PRESCREENS = ("perplexity", "zero_shot", "logme")
+
+
+def prescreen_columns(
+    task: str, budget: float, epochs: float, run_root: Path, label: str, num_samples: int
+) -> dict[str, dict[str, Any]]:
+    """Each zero-cost pre-screen as a baseline of a finished cell: its pick against the cell's ground truth.
+
+    Every candidate, untuned and uncompressed, scores the same seeded sample of the cell's training file
+    (``damoc.prescreen.score_candidate``, as ``selection.prescreen`` does); reports are kept under
+    ``<run_dir>/prescreen_bench/<method>/<candidate>`` so a rerun only reads them.
+    """
+    from damoc.artifacts import RunLayout
+    from damoc.config import PrescreenConfig
+    from damoc.context import StageContext
+    from damoc.prescreen import score_candidate
+    from damoc.reports import PrescreenReport, read_stage_report
+
+    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label))
+    layout = RunLayout(cfg.run_dir)
+    validation = json.loads((layout.root / "validation.json").read_text(encoding="utf-8"))
+    truth = {c["candidate"]: c["truth"]["point"] for c in validation["candidates"]}
+    tie_group, best, worst = validation["truth_tie_group"], max(truth.values()), min(truth.values())
+    ctx = StageContext.from_config(cfg, None)
+    out: dict[str, dict[str, Any]] = {}
+    for method in PRESCREENS:
+        p = PrescreenConfig(method=method, keep=1, num_samples=num_samples)
+        scores, seconds = {}, 0.0
+        try:
+            for spec in cfg.candidates:
+                folder = layout.root / "prescreen_bench" / method / spec.name
+                if not (folder / PrescreenReport.file_name).is_file():
+                    folder.mkdir(parents=True, exist_ok=True)
+                    score_candidate(cfg, p, spec.name, layout.train_file, folder, ctx)
+                report = read_stage_report(folder, PrescreenReport)
+                scores[spec.name], seconds = report.score, seconds + report.seconds
+        except Exception as exc:  # e.g. logme on a task that is not classification-shaped
+            out[f"prescreen:{method}"] = {"source": f"prescreen:{method}", "error": f"{type(exc).__name__}: {exc}"}
+            continue
+        order = sorted(scores, key=lambda n: -scores[n])
+        pick = order[0]
+        out[f"prescreen:{method}"] = {
+            "source": f"prescreen:{method}",
+            "pick": pick,
+            "strict": pick == validation["truth_order"][0],
+            "tie_aware": pick in tie_group,
+            "relacc": (truth[pick] - worst) / (best - worst) if best > worst else 1.0,
+            "order": order,
+            "scores": scores,
+            "num_samples": num_samples,
+            "seconds": round(seconds, 1),
+        }
+        print(f"{task} prescreen {method}: {' > '.join(order)} (truth {' > '.join(validation['truth_order'])})")
+    return out
+
+
 def load_results() -> dict[str, Any]:
     return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"tasks": {}}
 
@@ -143,7 +201,9 @@ def markdown_table(results: dict[str, Any]) -> str:
                 for n in c["truth_order"]
             )
             picks = "; ".join(
-                f"{b}: {v['pick']} ({'yes' if v['tie_aware'] else 'no'})" for b, v in c["baselines"].items()
+                f"{b}: {v['pick']} ({'yes' if v['tie_aware'] else 'no'})"
+                for b, v in c["baselines"].items()
+                if "pick" in v
             )
             lines.append(
                 f"| {task} | {entry['epochs']:g} | 1/{1 / float(budget):g} | {truth} | {' > '.join(c['proxy_order'])} "
@@ -168,6 +228,10 @@ def main() -> None:
     parser.add_argument("--curve", nargs="*", type=float, help="ground-truth curve fractions (default: the config's)")
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides: a variant of the recipe")
     parser.add_argument("--label", default="", help="name of the variant (results under '<task>+<label>')")
+    parser.add_argument(
+        "--prescreens", action="store_true", help="add each zero-cost pre-screen to the finished cells as a baseline"
+    )
+    parser.add_argument("--prescreen-samples", type=int, default=64, help="training examples each pre-screen scores")
     args = parser.parse_args()
     if args.truth_only:
         for task in args.tasks:
@@ -178,6 +242,17 @@ def main() -> None:
         print(markdown_table(results))
         return
     label = f"+{args.label}" if args.label else ""
+    if args.prescreens:
+        for task in args.tasks:
+            key = f"{task}{label}" if args.epochs == 1 else f"{task}@{args.epochs:g}ep{label}"
+            for budget in args.budgets:
+                c = results["tasks"].get(key, {}).get("budgets", {}).get(str(budget))
+                if c is not None:
+                    c["baselines"].update(
+                        prescreen_columns(task, budget, args.epochs, args.run_root, label, args.prescreen_samples)
+                    )
+                    save(results, args.default_budget)
+        return
     for task in args.tasks:
         key = f"{task}{label}" if args.epochs == 1 else f"{task}@{args.epochs:g}ep{label}"
         entry = results["tasks"].setdefault(key, {"epochs": args.epochs, "budgets": {}, "overrides": args.set})

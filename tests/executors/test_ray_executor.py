@@ -156,6 +156,8 @@ def test_a_failing_candidate_is_ranked_failed_and_a_rerun_retries_only_it(
     saved = read_json(layout.ranking_path)["failed"]
     assert [(f["candidate"], f["status"]) for f in saved] == [("tiny-broken", "failed")]
     assert "Not ranked: candidate 'tiny-broken' failed in the model stage" in layout.report_md.read_text()
+    assert "Only tiny-llama was ranked: the others failed (tiny-broken)" in layout.report_md.read_text()
+    assert "leads every other candidate" not in layout.report_md.read_text()
     assert ranking.best == "tiny-llama" and ranking.top_group in ([], ["tiny-llama"])
     assert layout.failure_report("tiny-broken").is_file()
     assert damaged_artefacts(cfg.run_dir) == []

@@ -54,6 +54,10 @@ def verdict(ranking: Ranking) -> str:
     """One sentence on how sure the pick is: a clear lead, a statistical tie, or no intervals."""
     if ranking.candidates and ranking.candidates[0].tied_with:
         return f"Exact tie for first: {', '.join([ranking.best, *ranking.candidates[0].tied_with])} (listed in config order)."
+    if len(ranking.candidates) == 1:
+        failed = ", ".join(f.candidate for f in ranking.failed)
+        why = f"the others failed ({failed}); rerun to retry them" if failed else "it is the only candidate"
+        return f"Only {ranking.best} was ranked: {why}. Nothing was compared."
     if not ranking.num_examples:
         return "No intervals (prediction files missing): the order is not tested against noise."
     unit = f"clustered by {ranking.cluster_by}" if ranking.cluster_by != "none" else "per example"
