@@ -36,7 +36,7 @@ from damoc.validation import validate_selection
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fidelity.json"
 TASKS = ("medical_except", "medical_qa", "financial_qa", "general_qa", "reading_comprehension")
-BASELINES = "[model_size,zero_shot,subset_tuning]"
+BASELINES = "[model_size,zero_shot,subset_tuning,data_only,model_only]"
 SUMMARY_KEYS = ("top1_strict", "top1_tie_aware", "kendall_tau", "relacc", "train_speedup", "end_to_end_speedup")
 
 

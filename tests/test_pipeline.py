@@ -124,6 +124,36 @@ def test_subset_tuning_baseline_runs_in_the_run_folder(raw_cfg: dict[str, Any]) 
         assert (layout.subset_tuning_dir(c.name) / "predictions.jsonl").is_file()
 
 
+def test_ablation_baselines_train_one_half_of_the_proxy_each(raw_cfg: dict[str, Any]) -> None:
+    """data_only: the full model on the compressed data; model_only: the proxy on random data; both at its compute."""
+    from damoc.reports import TrainReport, read_stage_report
+    from damoc.tasks.load import read_examples
+
+    raw_cfg["selection"] = {"rank_by": "acc", "baselines": ["data_only", "model_only"]}
+    cfg = parse_config(raw_cfg)
+    ranking = run(cfg)
+    assert ranking is not None
+    layout = RunLayout(cfg.run_dir)
+    by_name = {b.baseline: b for b in ranking.baselines}
+    assert set(by_name) == {"data_only", "model_only"}
+    kept = {e.id for e in read_examples(layout.train_file)}
+    assert len(kept) == 24  # random keep_ratio 0.5 of 48
+    for c in cfg.candidates:
+        assert set(by_name["data_only"].scores) == set(by_name["model_only"].scores) == {x.name for x in cfg.candidates}
+        proxy = read_stage_report(layout.train_report(c.name), TrainReport)
+        data_only = read_stage_report(layout.ablation_dir(c.name, "data_only") / "adapter", TrainReport)
+        model_only = read_stage_report(layout.ablation_dir(c.name, "model_only") / "adapter", TrainReport)
+        # proxy: 6 steps of 4 on 4 of 6 layers; the full model gets round(6 * 4 / 6) = 4 steps of the kept data
+        assert (data_only.steps, data_only.examples_used) == (4, 16)
+        assert data_only.total_params > proxy.total_params  # the uncompressed model, 6 layers
+        # the proxy's own model and steps, on as many random examples of the whole 48 as it trained on
+        assert (model_only.steps, model_only.examples_used, model_only.total_params) == (6, 24, proxy.total_params)
+        drawn = read_examples(layout.ablation_dir(c.name, "model_only") / "train_subset.jsonl")
+        assert len({e.id for e in drawn}) == 24
+        for kind in ("data_only", "model_only"):
+            assert (layout.ablation_dir(c.name, kind) / "predictions.jsonl").is_file()
+
+
 def test_matched_steps_and_subset_draw() -> None:
     from damoc.tasks.example import Example
     from damoc.training.subset import draw_subset

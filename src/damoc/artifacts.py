@@ -129,6 +129,13 @@ class RunLayout:
     def subset_tuning_train_report(self, name: str) -> Path:
         return self.subset_tuning_dir(name) / "adapter" / reports.TRAIN_REPORT
 
+    def ablation_dir(self, name: str, kind: str) -> Path:
+        """An ablation baseline's run: ``data_only`` (full model, compressed data) or ``model_only``."""
+        return self.candidate_dir(name) / kind
+
+    def ablation_report(self, name: str, kind: str) -> Path:
+        return self.ablation_dir(name, kind) / reports.EVAL_REPORT
+
     def ats_subset_dir(self, name: str, size: int) -> Path:
         """The ``ats`` baseline's run on the first ``size`` examples of its seeded shuffle."""
         return self.candidate_dir(name) / "ats_subsets" / str(size)

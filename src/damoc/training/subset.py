@@ -13,11 +13,15 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from damoc.config import CandidateSpec, TaskConfig, TrainingConfig
 from damoc.context import StageContext
 from damoc.reports import ProxyReport, TrainReport
 from damoc.tasks.example import Example
+
+if TYPE_CHECKING:
+    from damoc.candidates.resolve import ResolvedModel
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +48,35 @@ def tune_on_subset(
     Writes ``train_subset.jsonl`` into ``out_dir`` and the adapter plus ``train.json`` into ``out_dir/adapter``.
     """
     from damoc.candidates.resolve import resolve_candidate
+
+    resolved = resolve_candidate(candidate, ctx.cache_dir, ctx.progress)
+    num_examples = steps * cfg.batch_size * cfg.gradient_accumulation_steps
+    return tune_model_on_subset(resolved, candidate.name, task, cfg, steps, num_examples, out_dir, ctx)
+
+
+def tune_model_on_subset(
+    model: ResolvedModel | Path,
+    name: str,
+    task: TaskConfig,
+    cfg: TrainingConfig,
+    steps: int,
+    num_examples: int,
+    out_dir: Path,
+    ctx: StageContext,
+) -> TrainReport:
+    """Train ``model`` (a candidate or a proxy folder) for ``steps`` on ``num_examples`` random training examples.
+
+    The examples are drawn (seeded) from the task's whole training split and written to
+    ``out_dir/train_subset.jsonl``; the adapter and ``train.json`` go to ``out_dir/adapter``.
+    """
     from damoc.tasks.load import load_split, task_sources, write_examples
     from damoc.training.stage import train_proxy
 
     train_src, _, fields, task_type = task_sources(task)
     examples = load_split(train_src, fields, task_type, "train", fmt=task.format)
-    subset = draw_subset(examples, steps * cfg.batch_size * cfg.gradient_accumulation_steps, ctx.seed)
+    subset = draw_subset(examples, num_examples, ctx.seed)
     write_examples(out_dir / SUBSET_FILE, subset)
-    log.info("%s: subset_tuning on %d of %d examples, %d steps", candidate.name, len(subset), len(examples), steps)
-    resolved = resolve_candidate(candidate, ctx.cache_dir, ctx.progress)
+    log.info("%s: %d random examples of %d, %d steps", name, len(subset), len(examples), steps)
     tuned = cfg.model_copy(update={"max_steps": steps})
     (out_dir / ADAPTER_DIR).mkdir(exist_ok=True)
-    return train_proxy(resolved, out_dir / SUBSET_FILE, tuned, out_dir / ADAPTER_DIR, ctx)
+    return train_proxy(model, out_dir / SUBSET_FILE, tuned, out_dir / ADAPTER_DIR, ctx)
