@@ -15,10 +15,12 @@ from damoc.selection.base import BaselineResult, CandidateResult, Ranking
 
 def data_report() -> DataReport:
     step = StepReport(method="random", kind="filter", params={}, examples_before=40, kept=10,
-                      characters_after=900, seconds=1.25)  # fmt: skip
+                      characters_after=900, seconds=1.25, clusters_after=7,
+                      samples=[{"id": "q3", "question": "What is <b>3</b> | 4?", "why": "keep_ratio"}])  # fmt: skip
     return DataReport(
         task_type="multiple_choice", seed=0, train_examples_before=40, train_examples_after=10, eval_examples=8,
         calibration_examples=4, characters_before=4000, characters_after=900, steps=[step], seconds=2.0,
+        clusters_before=20, clusters_after=7,
     )  # fmt: skip
 
 
@@ -55,7 +57,7 @@ def test_funnel_counts_examples_and_characters_after_each_step() -> None:
     assert list(left.x) == [40, 10] and list(right.x) == [4000, 900]
     assert list(left.y) == ["all training data", "1. random"]
     _, rows = funnel_table(data_report())
-    assert rows[1] == ["1. random", "filter", "10", "25.0%", "900", "22.5%", "1.2"]
+    assert rows[0][-2:] == ["20", "-"] and rows[1] == ["1. random", "filter", "10", "25.0%", "900", "22.5%", "7", "1.2"]
 
 
 def test_stage_times_add_up() -> None:
@@ -87,8 +89,10 @@ def test_report_pages_are_self_contained_and_markdown_has_the_same_tables(tmp_pa
     assert html.count('class="plotly-graph-div"') == len(ids) and all(f'id="{i}"' in html for i in ids)
     assert html.index(get_plotlyjs()) < html.index('id="chart-ranking"')  # plotly.js loads before any chart
     text = md.read_text()
-    assert "## Data" in text and "| 1. random | filter | 10 | 25.0% | 900 | 22.5% | 1.2 |" in text
+    assert "## Data" in text and "| 1. random | filter | 10 | 25.0% | 900 | 22.5% | 7 | 1.2 |" in text
+    assert "| 1. random | q3 | dropped: keep_ratio. Question: What is <b>3</b> \\| 4? |" in text
     assert "## Time per stage" in text and "| a | - | 1.0 | 2.0 | 3.0 | 6.0 |" in text
     assert "| all (one after another) |  |  |  |  | 11.0 |" in text
     for table_row in ("<td>a</td><td>-</td><td>1.0</td><td>2.0</td><td>3.0</td><td>6.0</td>", "<td>model_size</td>"):
         assert table_row in html
+    assert "Question: What is &lt;b&gt;3&lt;/b&gt; | 4?" in html  # example text is escaped in the page

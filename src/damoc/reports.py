@@ -84,6 +84,13 @@ class StepReport(StageReport):
     dropped: dict[str, int] = Field(
         default_factory=dict, description="examples dropped per reason (a compressor: rewrites rejected per reason)"
     )
+    clusters_after: int | None = Field(
+        None, description="distinct question clusters left (examples sharing a context, else a question)"
+    )
+    samples: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="a seeded sample of what the step did: examples dropped (with why) or rewritten (before/after)",
+    )
 
 
 class DataReport(StageReport):
@@ -99,6 +106,8 @@ class DataReport(StageReport):
     calibration_examples: int
     characters_before: int = Field(description="prompt + target characters of the full training set")
     characters_after: int = Field(description="prompt + target characters of the compressed training set")
+    clusters_before: int | None = Field(None, description="distinct question clusters of the full training set")
+    clusters_after: int | None = Field(None, description="distinct question clusters of the compressed training set")
     steps: list[StepReport]
     seconds: float
 

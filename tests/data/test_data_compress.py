@@ -98,3 +98,30 @@ def test_a_filters_record_reaches_the_data_report(tmp_path: Path) -> None:
     assert step.kept == 4 and sum(step.dropped.values()) == 2
     saved = DataReport.model_validate(json.loads((tmp_path / "out" / "data.json").read_text()))
     assert saved.steps[0].dropped == step.dropped
+    # the sample of what was dropped names each example and the rule that dropped it
+    assert {x["id"]: x["why"] for x in step.samples} == {"q1": "duplicate_choices", "q4": "too_short"}
+    assert (report.clusters_before, step.clusters_after, report.clusters_after) == (6, 4, 4)
+
+
+def test_data_report_counts_clusters_and_explains_drops_by_score(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
+    """Clusters are distinct questions (or contexts); a scored drop shows its score against the kept range."""
+    from damoc.data.explain import cluster_count, dropped_samples
+    from damoc.tasks.example import Example
+
+    exs = [Example(id=str(i), question=f"q{i % 3}", answer=0, choices=("a", "b")) for i in range(6)]
+    assert cluster_count(exs) == 3 and cluster_count(exs[:1]) == 1
+    passage = [
+        Example(id=str(i), question=f"q{i}", context="one passage", answer=0, choices=("a", "b")) for i in range(4)
+    ]
+    assert cluster_count(passage) == 1  # questions on one passage share its cluster
+    scores: dict[str, float | None] = {"0": 0.9, "1": 0.1, "2": 0.5, "3": None, "4": 0.7, "5": 0.2}
+    kept = [exs[0], exs[4], exs[2]]  # the three highest scores
+    why = {x["id"]: x["why"] for x in dropped_samples(exs, kept, scores, "ifd", {}, seed=0)}
+    assert why == {
+        "1": "ifd 0.1; kept examples span 0.5 to 0.9",
+        "3": "not scored (ifd): outside the scored sample",
+        "5": "ifd 0.2; kept examples span 0.5 to 0.9",
+    }
+    report = compress_dataset(_task(mc_files), _random(0.5), tmp_path / "out", StageContext(seed=0))
+    assert all(x["why"] == "dropped by the step (it records no per-example score)" for x in report.steps[0].samples)
+    assert len(report.steps[0].samples) == 3

@@ -234,6 +234,11 @@ def test_compressor_runs_as_a_data_step(
     assert report.steps[1].characters_after < report.steps[0].characters_after
     assert len(read_examples(tmp_path / "out" / "train.jsonl")) == 24
     assert json.loads((tmp_path / "out" / "data.json").read_text())["steps"][1]["params"]["rate"] == 0.6
+    # the report's sample of rewrites: three compressed prompts, before and after, shorter
+    rewritten = report.steps[1].samples
+    assert len(rewritten) == 3 and all(0 < x["length_ratio"] < 1 for x in rewritten)
+    after = {ex.id: ex for ex in read_examples(tmp_path / "out" / "train.jsonl")}
+    assert all(after[x["id"]].question in x["after"] for x in rewritten)
 
 
 def test_llmlingua2_names_the_missing_package_and_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

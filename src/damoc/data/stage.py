@@ -11,6 +11,7 @@ from typing import Literal
 
 from damoc.config import DataConfig, MethodSpec, SourceSpec, TaskConfig
 from damoc.context import DEFAULT_CONTEXT, StageContext
+from damoc.data.explain import cluster_count, dropped_samples, rewritten_samples
 from damoc.errors import ConfigError, DataError
 from damoc.progress import tick
 from damoc.reports import CALIB_FILE, EVAL_FILE, TRAIN_FILE, DataReport, StepReport, write_stage_report
@@ -72,6 +73,8 @@ def compress_dataset(
         calibration_examples=len(calib),
         characters_before=count_characters(train, prompt),
         characters_after=count_characters(examples, prompt),
+        clusters_before=cluster_count(train),
+        clusters_after=cluster_count(examples),
         steps=steps,
         seconds=round(time.perf_counter() - start, 3),
     )
@@ -123,6 +126,12 @@ def run_step(
     log.info("%s (%s): %d -> %d examples in %.1f s", where, spec.method, len(examples), len(out), seconds)
     params = method.params.model_dump(mode="json")
     record = filter_record(method)  # a compressor may leave one too (rewrite: length ratios, rejections)
+    scores = {ex.id: v for ex, v in zip(examples, record.scores, strict=True)} if record and record.scores else {}
+    if kind == "filter":
+        reasons = {examples[i].id: r for i, r in record.reasons.items()} if record else {}
+        samples = dropped_samples(examples, out, scores, record.score_name if record else None, reasons, ctx.seed)
+    else:
+        samples = rewritten_samples(examples, out, ctx.prompt, ctx.seed)
     report = StepReport(
         method=spec.method,
         kind=kind,
@@ -132,10 +141,10 @@ def run_step(
         characters_after=count_characters(out, ctx.prompt),
         seconds=seconds,
         score_name=record.score_name if record else None,
-        example_scores={ex.id: v for ex, v in zip(examples, record.scores, strict=True)}
-        if record and record.scores
-        else {},
+        example_scores=scores,
         dropped=dict(record.dropped) if record else {},
+        clusters_after=cluster_count(out),
+        samples=samples,
     )
     return out, report
 

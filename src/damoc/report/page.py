@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from damoc.report import charts
 from damoc.report.layers import render_layers_html
 from damoc.report.ranking import baseline_table, failure_lines, ranking_table, verdict
-from damoc.report.tables import data_summary, funnel_table, html_table, stage_times_table
+from damoc.report.tables import data_summary, funnel_table, html_table, samples_table, stage_times_table
 
 if TYPE_CHECKING:
     from damoc.reports import DataReport, ProxyReport
@@ -70,9 +70,13 @@ def data_section(data: DataReport | None) -> str:
     """The data-compression funnel (chart and table)."""
     if data is None:
         return ""
+    samples = samples_table(data)
+    sample_html = (
+        f"<h3>What the steps dropped or rewrote (a seeded sample)</h3>{html_table(samples)}" if samples[1] else ""
+    )
     return (
         f"<h2>Data</h2><p>{html.escape(data_summary(data))}</p>"
-        f"{charts.figure_div(charts.funnel_figure(data), 'chart-funnel')}{html_table(funnel_table(data))}"
+        f"{charts.figure_div(charts.funnel_figure(data), 'chart-funnel')}{html_table(funnel_table(data))}{sample_html}"
     )
 
 

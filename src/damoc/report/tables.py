@@ -40,14 +40,33 @@ def _pct(part: int, whole: int) -> str:
 
 def funnel_table(data: DataReport) -> Table:
     """One row for the full training set, then one per data step: what was left after it."""
-    header = ["step", "kind", "training examples", "% of all", "characters", "% of all", "seconds"]
+    header = ["step", "kind", "training examples", "% of all", "characters", "% of all", "clusters", "seconds"]
     ex0, ch0 = data.train_examples_before, data.characters_before
-    rows = [["all training data", "-", f"{ex0:,}", _pct(ex0, ex0), f"{ch0:,}", _pct(ch0, ch0), "-"]]
+    rows = [["all training data", "-", f"{ex0:,}", _pct(ex0, ex0), f"{ch0:,}", _pct(ch0, ch0),
+             _count(data.clusters_before), "-"]]  # fmt: skip
     for i, s in enumerate(data.steps, start=1):
         rows.append(
             [f"{i}. {s.method}", s.kind, f"{s.kept:,}", _pct(s.kept, ex0), f"{s.characters_after:,}",
-             _pct(s.characters_after, ch0), f"{s.seconds:.1f}"]
+             _pct(s.characters_after, ch0), _count(s.clusters_after), f"{s.seconds:.1f}"]
         )  # fmt: skip
+    return header, rows
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def samples_table(data: DataReport) -> Table:
+    """What each step dropped (and why) or rewrote (before and after), a few examples per step."""
+    header = ["step", "example", "what happened"]
+    rows = []
+    for i, s in enumerate(data.steps, start=1):
+        for x in s.samples:
+            if "why" in x:
+                what = f"dropped: {x['why']}. Question: {x['question']}"
+            else:
+                what = f"rewritten to {x['length_ratio']:.0%} of its length: {x['before']} -> {x['after']}"
+            rows.append([f"{i}. {s.method}", x["id"], what])
     return header, rows
 
 
@@ -69,9 +88,10 @@ def stage_times_table(ranking: Ranking, data: DataReport | None) -> Table:
 
 
 def markdown_table(table: Table) -> list[str]:
-    """A Markdown table's lines."""
+    """A Markdown table's lines; a ``|`` inside a cell (example text) is escaped so the columns hold."""
     header, rows = table
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+    cells = [[x.replace("|", "\\|") for x in r] for r in rows]
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in cells)]
 
 
 def html_table(table: Table) -> str:
@@ -96,7 +116,11 @@ def data_markdown(data: DataReport | None) -> list[str]:
     """The Markdown data section: the summary and the funnel table."""
     if data is None:
         return []
-    return ["## Data", "", data_summary(data), "", *markdown_table(funnel_table(data)), ""]
+    out = ["## Data", "", data_summary(data), "", *markdown_table(funnel_table(data)), ""]
+    samples = samples_table(data)
+    if samples[1]:
+        out += ["What the steps dropped or rewrote (a seeded sample):", "", *markdown_table(samples), ""]
+    return out
 
 
 def stage_times_markdown(ranking: Ranking, data: DataReport | None) -> list[str]:

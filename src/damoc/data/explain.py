@@ -1,0 +1,84 @@
+"""What a data step did, in terms a reader can check: clusters kept, and a sample of what it dropped or rewrote.
+
+Written into each step's record in ``data/data.json`` and shown in the report's data section.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from damoc.tasks.example import Example
+from damoc.tasks.prompts import PromptSpec, render_prompt
+
+SAMPLE_SIZE = 3
+EXCERPT_CHARS = 160
+
+
+def cluster_count(examples: list[Example]) -> int:
+    """Distinct question clusters: examples sharing a context (a passage) or, without one, a question."""
+    return len({ex.context or ex.question for ex in examples})
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
+def dropped_samples(
+    before: list[Example],
+    after: list[Example],
+    scores: dict[str, float | None],
+    score_name: str | None,
+    reasons: dict[str, str],
+    seed: int,
+) -> list[dict[str, Any]]:
+    """Up to :data:`SAMPLE_SIZE` dropped examples (seeded), each with why.
+
+    Why is the reason the filter named for it (a rule, ``duplicate``), else its score against the
+    range of the kept examples' scores, else that the filter records nothing per example.
+    """
+    kept = {ex.id for ex in after}
+    dropped = [ex for ex in before if ex.id not in kept]
+    if not dropped:
+        return []
+    pick = sorted(random.Random(seed).sample(range(len(dropped)), min(SAMPLE_SIZE, len(dropped))))
+    kept_scores = [v for k, v in scores.items() if k in kept and v is not None]
+    out = []
+    for ex in (dropped[i] for i in pick):
+        why = reasons.get(ex.id) or _why(scores.get(ex.id), score_name, kept_scores)
+        out.append({"id": ex.id, "question": excerpt(ex.question), "why": why})
+    return out
+
+
+def _why(score: float | None, score_name: str | None, kept_scores: list[float]) -> str:
+    if not score_name:
+        return "dropped by the step (it records no per-example score)"
+    if score is None:
+        return f"not scored ({score_name}): outside the scored sample"
+    if kept_scores:
+        return f"{score_name} {score:.4g}; kept examples span {min(kept_scores):.4g} to {max(kept_scores):.4g}"
+    return f"{score_name} {score:.4g}"
+
+
+def rewritten_samples(
+    before: list[Example], after: list[Example], prompt: PromptSpec | None, seed: int
+) -> list[dict[str, Any]]:
+    """Up to :data:`SAMPLE_SIZE` examples whose prompt the step changed (seeded): before, after, length ratio."""
+    old = {ex.id: ex for ex in before}
+    changed = [
+        (old[ex.id], ex)
+        for ex in after
+        if ex.id in old and render_prompt(ex, prompt) != render_prompt(old[ex.id], prompt)
+    ]
+    if not changed:
+        return []
+    pick = sorted(random.Random(seed).sample(range(len(changed)), min(SAMPLE_SIZE, len(changed))))
+    out = []
+    for a, b in (changed[i] for i in pick):
+        pa, pb = render_prompt(a, prompt), render_prompt(b, prompt)
+        out.append(
+            {"id": a.id, "before": excerpt(pa), "after": excerpt(pb), "length_ratio": round(len(pb) / len(pa), 3)}
+        )
+    return out
