@@ -1,0 +1,174 @@
+"""Data compression: each filter's and compressor's throughput and compression on real bundled data.
+
+Every registered filter runs as a data step (``damoc.data.stage.run_step``, as a run calls it) on one
+bundled task's whole training split with ``keep_ratio`` 0.25, and each compressor on a seeded 10%
+sample of it; the embedding-based filters also run on 10,000 training examples pooled from every
+bundled task (the issue's bar: under 60 s on this 2-core CPU). Recorded per method: examples in and
+kept, seconds, examples per second, prompt + target characters and SmolLM2 tokens before and after,
+and the compression (before / after). Methods needing an optional package that is missing
+(``llmlingua2``) are recorded as skipped with the reason. ``rewrite`` generates with the local
+SmolLM2-Instruct, so it is the slow one; ``--skip`` leaves methods out.
+
+Run:  .venv/bin/python benchmarks/data_compression.py [--task medical_qa] [--skip rewrite]
+      .venv/bin/python benchmarks/data_compression.py --table      (the README table)
+      -> merges {task: {method: result}} into benchmarks/results/data_compression.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from damoc.artifacts import package_versions
+from damoc.config import MethodSpec, TaskConfig
+from damoc.context import StageContext
+from damoc.tasks.example import Example
+from damoc.tasks.load import bundled_task_names, load_split, task_sources
+from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "data_compression.json"
+EMBEDDING_FILTERS = ("k_center", "hybrid", "cluster_balanced", "embedding_dedup", "deita")
+FILTER_PARAMS: dict[str, dict[str, Any]] = {
+    "random": {"keep_ratio": 0.25},
+    "ifd": {"keep_ratio": 0.25},
+    "perplexity": {"keep_ratio": 0.25},
+    "k_center": {"keep_ratio": 0.25},
+    "hybrid": {"keep_ratio": 0.25},
+    "cluster_balanced": {"keep_ratio": 0.25},
+    "deita": {"keep_ratio": 0.25},
+    "embedding_dedup": {},
+    "minhash_dedup": {},
+    "rules": {},
+}
+COMPRESSOR_PARAMS: dict[str, dict[str, Any]] = {"self_information": {}, "llmlingua2": {}, "rewrite": {}}
+POOLED = 10_000
+
+
+def load_train(task: str) -> tuple[list[Example], PromptSpec]:
+    cfg = TaskConfig.model_validate({"bundled": task})
+    train_src, _, fields, task_type = task_sources(cfg)
+    return load_split(train_src, fields, task_type, "train", fmt=cfg.format), PromptSpec.from_task(cfg)
+
+
+def pooled_examples(n: int) -> list[Example]:
+    """``n`` training examples from every bundled multiple-choice task, in a seeded order."""
+    pool: list[Example] = []
+    for task in bundled_task_names():
+        examples, _ = load_train(task)
+        if examples and examples[0].choices is not None:
+            pool += examples
+    random.Random(0).shuffle(pool)
+    return pool[:n]
+
+
+def measure(examples: list[Example], tokenizer: Any, prompt: PromptSpec) -> tuple[int, int]:
+    """(characters, SmolLM2 tokens) of prompt plus target text, summed over ``examples``."""
+    texts = [render_prompt(ex, prompt) + target_text(ex, prompt) for ex in examples]
+    return sum(map(len, texts)), sum(len(ids) for ids in tokenizer(texts)["input_ids"])
+
+
+def run_method(
+    method: str, params: dict[str, Any], examples: list[Example], prompt: PromptSpec, tokenizer: Any
+) -> dict[str, Any]:
+    from damoc.data.stage import run_step
+    from damoc.errors import ConfigError
+
+    ctx = StageContext(seed=0, device="cpu", prompt=prompt)
+    chars0, tokens0 = measure(examples, tokenizer, prompt)
+    start = time.perf_counter()
+    try:
+        out, step = run_step(0, MethodSpec(method=method, params=params), examples, ctx)
+    except ConfigError as exc:  # an optional package or model that is not installed
+        return {"skipped": str(exc)}
+    seconds = time.perf_counter() - start
+    chars1, tokens1 = measure(out, tokenizer, prompt)
+    return {
+        "kind": step.kind,
+        "params": step.params,
+        "examples_in": len(examples),
+        "kept": len(out),
+        "seconds": round(seconds, 2),
+        "examples_per_second": round(len(examples) / seconds, 1),
+        "characters": [chars0, chars1],
+        "tokens": [tokens0, tokens1],
+        "token_compression": round(tokens0 / max(tokens1, 1), 3),
+        "dropped": step.dropped,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="medical_qa")
+    parser.add_argument("--skip", nargs="*", default=[], help="methods left out")
+    parser.add_argument("--only", nargs="*", default=[], help="only these methods")
+    parser.add_argument("--compress-fraction", type=float, default=0.1, help="sample the compressors run on")
+    parser.add_argument("--table", action="store_true")
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"tasks": {}}
+    if args.table:
+        print(markdown_table(results))
+        return
+    from damoc.candidates.bundled import prepare_model
+    from damoc.candidates.resolve import load_tokenizer
+
+    tokenizer = load_tokenizer(prepare_model("smollm2-135m"))
+    train, prompt = load_train(args.task)
+    sample = sorted(random.Random(0).sample(train, int(len(train) * args.compress_fraction)), key=lambda e: e.id)
+    wanted = {m: p for m, p in {**FILTER_PARAMS, **COMPRESSOR_PARAMS}.items() if m not in args.skip}
+    if args.only:
+        wanted = {m: p for m, p in wanted.items() if m in args.only}
+    entry = results["tasks"].setdefault(args.task, {})
+    for method, params in wanted.items():
+        examples = sample if method in COMPRESSOR_PARAMS else train
+        entry[method] = run_method(method, params, examples, prompt, tokenizer)
+        print(
+            method, json.dumps({k: entry[method].get(k) for k in ("kept", "seconds", "token_compression", "skipped")})
+        )
+        save(results)
+    pooled = [m for m in EMBEDDING_FILTERS if m in wanted]
+    if pooled:
+        big = pooled_examples(POOLED)
+        entry = results["tasks"].setdefault(f"pooled_{POOLED}", {})
+        for method in pooled:
+            entry[method] = run_method(method, FILTER_PARAMS[method], big, PromptSpec(), tokenizer)
+            print(f"{method} on {len(big)}", json.dumps({"seconds": entry[method].get("seconds")}))
+            save(results)
+
+
+def save(results: dict[str, Any]) -> None:
+    results["machine"] = {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0))}
+    results["versions"] = package_versions()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(RESULTS)
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    lines = [
+        "| data | method | kind | examples in -> kept | tokens before -> after | token compression | seconds | examples/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, methods in results["tasks"].items():
+        for method, r in methods.items():
+            if "skipped" in r:
+                lines.append(f"| {task} | {method} | - | skipped: {r['skipped'][:80]} | | | | |")
+                continue
+            lines.append(
+                f"| {task} | {method} | {r['kind']} | {r['examples_in']:,} -> {r['kept']:,} | "
+                f"{r['tokens'][0]:,} -> {r['tokens'][1]:,} | {r['token_compression']:.2f}x | {r['seconds']:.1f} "
+                f"| {r['examples_per_second']:.1f} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
