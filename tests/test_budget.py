@@ -44,6 +44,12 @@ def test_apply_budget_sets_steps_and_the_first_filter(tmp_path: Path) -> None:
     assert out.data.steps[0].method == "ifd" and apply_budget(out) == out  # idempotent
 
 
+def test_budget_with_a_layer_count_plans_as_if_none_were_removed(tmp_path: Path) -> None:
+    cfg = parse_config(raw(tmp_path, budget=0.1, model={"remove_layers": 3}))
+    # r = 0: S = round(0.1 * 2 * 400 / 8) = 10 steps (a proxy with layers removed then costs less than b)
+    assert apply_budget(cfg).training.max_steps == 10
+
+
 def test_budget_without_a_filter_adds_a_random_one(tmp_path: Path) -> None:
     cfg = parse_config(raw(tmp_path, budget=0.05, data={"steps": [{"method": "self_information", "params": {}}]}))
     out = apply_budget(cfg)

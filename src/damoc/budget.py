@@ -10,8 +10,10 @@ examples of about the same length on both sides:
 
 so ``b = C_p / C_gt`` gives ``S = round(b * E * N / (B * A * (1 - r)))``, and the proxy makes one pass
 over its data: the first filter keeps ``S * B * A / N`` of the training set (at most all of it).
-``model.remove_ratio`` stays as configured. Token compression only makes the proxy cheaper than
-``b``; the run's reports record the tokens actually trained on.
+``model.remove_ratio`` stays as configured; with ``model.remove_layers`` (a count, so ``r`` differs by
+candidate) the steps are planned with ``r = 0``, which keeps every proxy within ``b``. Token
+compression only makes the proxy cheaper than ``b``; the run's reports record the tokens actually
+trained on.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def apply_budget(cfg: RunConfig, num_examples: int | None = None) -> RunConfig:
     if num_examples is None:
         num_examples = count_train_examples(cfg)
     batch = cfg.training.batch_size * cfg.training.gradient_accumulation_steps
-    steps, keep = budget_plan(cfg.budget, cfg.ground_truth.epochs, num_examples, batch, cfg.model.remove_ratio)
+    ratio = cfg.model.remove_ratio if cfg.model.remove_layers is None else 0.0
+    steps, keep = budget_plan(cfg.budget, cfg.ground_truth.epochs, num_examples, batch, ratio)
     data_steps = list(cfg.data.steps)
     at = next((i for i, s in enumerate(data_steps) if s.method in KEEP_RATIO_FILTERS), None)
     if at is None:

@@ -159,6 +159,9 @@ class ModelConfig(_Frozen):
 
     scorer: MethodSpec = MethodSpec(method="block_influence")
     remove_ratio: float = Field(0.25, ge=0, lt=1, description="fraction of decoder layers removed")
+    remove_layers: int | None = Field(
+        None, gt=0, description="remove exactly this many decoder layers of every candidate instead of remove_ratio"
+    )
     max_loss_increase: float | None = Field(
         None,
         gt=0,

@@ -120,12 +120,12 @@ def check_paths(cfg: RunConfig) -> None:
             raise ConfigError(f"task.{split}.path: data file not found: {source.path}")
     for i, c in enumerate(cfg.candidates):
         try:
-            check_candidate(c, cfg.model.remove_ratio)
+            check_candidate(c, cfg.model.remove_ratio, cfg.model.remove_layers)
         except DamocError as exc:
             raise ConfigError(f"candidates.{i} ({c.name}): {exc}") from None
 
 
-def check_candidate(c: CandidateSpec, remove_ratio: float) -> None:
+def check_candidate(c: CandidateSpec, remove_ratio: float, remove_layers: int | None = None) -> None:
     """Check a candidate from its files alone (headers, config.json), loading no weights and no torch."""
     from damoc.candidates.bundled import bundled_models, check_gguf_header
     from damoc.candidates.resolve import ResolvedModel, check_checkpoint_dir
@@ -143,10 +143,10 @@ def check_candidate(c: CandidateSpec, remove_ratio: float) -> None:
         resolved = ResolvedModel(
             name=c.name, source=c.path, trust_remote_code=c.trust_remote_code, allow_pickle=c.allow_pickle
         )
-        check_candidate_config(resolved, remove_ratio)
+        check_candidate_config(resolved, remove_ratio, remove_layers)
 
 
-def check_candidate_config(resolved: ResolvedModel, remove_ratio: float) -> None:
+def check_candidate_config(resolved: ResolvedModel, remove_ratio: float, remove_layers: int | None = None) -> None:
     """Fail from file headers and config.json alone, before loading weights.
 
     Refuses corrupted safetensors, remote code without trust_remote_code, a model that is not a
@@ -160,7 +160,7 @@ def check_candidate_config(resolved: ResolvedModel, remove_ratio: float) -> None
     check_safetensors(resolved.source)
     config = read_config_json(resolved.source)
     check_config_safe_causal(config, str(resolved.source), resolved.trust_remote_code)
-    check_layer_plan(config, str(resolved.source), remove_ratio)
+    check_layer_plan(config, str(resolved.source), remove_ratio, remove_layers)
 
 
 def check_template(template: str | None) -> None:

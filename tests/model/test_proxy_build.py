@@ -99,6 +99,16 @@ def test_remove_ratio_zero_is_identity(
     assert torch.equal(logits_of(tmp_path / "p"), logits_of(tiny_model_dirs[arch]))
 
 
+def test_remove_layers_counts_layers_instead_of_a_ratio(
+    tiny_model_dirs: dict[str, Path], calib_file: Path, tmp_path: Path
+) -> None:
+    cfg = model_cfg(0.5).model_copy(update={"remove_layers": 1})  # the count wins over the ratio (3 of 6)
+    report = run_build(tiny_model_dirs["llama"], calib_file, cfg, tmp_path / "p")
+    assert (report.layers_before, report.layers_after, len(report.removed)) == (6, 5, 1)
+    with pytest.raises(ModelError, match=r"model.remove_layers=6 would leave 0 of 6 layers; at most 5"):
+        run_build(tiny_model_dirs["llama"], calib_file, cfg.model_copy(update={"remove_layers": 6}), tmp_path / "q")
+
+
 def test_ratio_leaving_no_layer_is_refused(tiny_model_dirs: dict[str, Path], calib_file: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="leave none"):
         run_build(tiny_model_dirs["llama"], calib_file, model_cfg(0.95), tmp_path / "p")

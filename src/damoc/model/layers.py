@@ -57,8 +57,10 @@ def _refused(model_type: str, config_value: Callable[[str], Any]) -> str | None:
     return None
 
 
-def check_layer_plan(config: dict[str, Any], source: str, remove_ratio: float) -> None:
-    """From a config.json dict: the family is supported and ``remove_ratio`` leaves at least one layer."""
+def check_layer_plan(
+    config: dict[str, Any], source: str, remove_ratio: float, remove_layers: int | None = None
+) -> None:
+    """From a config.json dict: the family is supported and the removal leaves at least one layer."""
     model_type = config.get("model_type")
     if model_type not in architectures():
         raise ModelError(f"{source}: {_unsupported(model_type)}")
@@ -68,7 +70,7 @@ def check_layer_plan(config: dict[str, Any], source: str, remove_ratio: float) -
     num_layers = config.get(architectures()[model_type].get("num_layers_key", "num_hidden_layers"))
     if isinstance(num_layers, int) and not isinstance(num_layers, bool):
         try:
-            num_layers_to_remove(num_layers, remove_ratio)
+            num_layers_to_remove(num_layers, remove_ratio, remove_layers)
         except ModelError as exc:
             raise ModelError(f"{source}: {exc}") from None
 
@@ -87,8 +89,15 @@ def decoder_layers(model: Any) -> Any:
     return _get_path(model, architecture(model)["layers"])
 
 
-def num_layers_to_remove(num_layers: int, remove_ratio: float) -> int:
-    """``round(remove_ratio * num_layers)``; a ratio that would leave no layer raises ModelError."""
+def num_layers_to_remove(num_layers: int, remove_ratio: float, remove_layers: int | None = None) -> int:
+    """``remove_layers`` when set, else ``round(remove_ratio * num_layers)``; leaving no layer raises ModelError."""
+    if remove_layers is not None:
+        if not 0 < remove_layers < num_layers:
+            raise ModelError(
+                f"model.remove_layers={remove_layers} would leave {max(num_layers - remove_layers, 0)} of "
+                f"{num_layers} layers; at most {num_layers - 1} can be removed"
+            )
+        return remove_layers
     if not 0 <= remove_ratio < 1:
         raise ModelError(f"model.remove_ratio must be in [0, 1), got {remove_ratio}")
     n = round(remove_ratio * num_layers)

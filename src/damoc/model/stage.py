@@ -112,7 +112,9 @@ def build_proxy(
     merger = MERGERS.build(cfg.merger.method, cfg.merger.params, where="model.merger")
     examples = calibration_examples(calib_file)  # before the slow model load
     resolved = resolve_candidate(candidate, ctx.cache_dir, progress)
-    check_candidate_config(resolved, cfg.remove_ratio)  # a bad candidate fails before torch and weights load
+    check_candidate_config(
+        resolved, cfg.remove_ratio, cfg.remove_layers
+    )  # a bad candidate fails before torch and weights load
     import torch
 
     torch.manual_seed(seed)
@@ -171,7 +173,7 @@ def _score(
     """Score the layers and choose the removal (per candidate when ``max_loss_increase`` is set)."""
     from damoc.model.layers import decoder_layers, num_layers_to_remove
 
-    num_remove = num_layers_to_remove(len(decoder_layers(model)), cfg.remove_ratio)
+    num_remove = num_layers_to_remove(len(decoder_layers(model)), cfg.remove_ratio, cfg.remove_layers)
     device = next(model.parameters()).device
     batches = tokenize_batches(tokenizer, texts, cfg.max_seq_len, cfg.batch_size, device)
     losses: dict[int, float] = {}
