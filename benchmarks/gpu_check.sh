@@ -11,6 +11,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 timeout "${TINY_S:-120}" python3 benchmarks/gpu_check.py run --specs .gpu --out "$OUT/gpu_tiny.json" --parts tiny 2>&1 | grep -v "Loading weights\|Writing model" | tail -n 40
 timeout "${SHAPED_S:-270}" python3 benchmarks/gpu_check.py run --specs .gpu --out "$OUT/gpu_shaped.json" --parts shaped \
   --task "${TASK:-medical_qa}" --gt-epochs "${GT_EPOCHS:-1}" 2>&1 | grep -v "Loading weights\|Writing model" | tail -n 60
-DAMOC_TEST_DEVICE=auto timeout "${PYTEST_S:-150}" python3 -m pytest -q -m "not slow" -p no:cacheprovider -n 12 \
+# -v: each finished test is one line with its name, so a run stopped by the timeout still says which failed
+DAMOC_TEST_DEVICE=auto timeout "${PYTEST_S:-150}" python3 -m pytest -v -m "not slow" -p no:cacheprovider -n 12 \
   --ignore=tests/executors/test_ray_executor.py --ignore=tests/test_report_browser.py > "$OUT/pytest.log" 2>&1
-echo "pytest exit $?"; tail -n 30 "$OUT/pytest.log"
+echo "pytest exit $?"; grep -E "FAILED|ERROR" "$OUT/pytest.log" | head -n 40; tail -n 5 "$OUT/pytest.log"
