@@ -53,6 +53,9 @@ def test_markdown_section() -> None:
     assert md.startswith("## Validation: proxy vs ground truth")
     assert "| big<model> | 1 | 0.700 | 1 | 0.800 (0.750 to 0.850) | yes |" in md
     assert "Kendall tau 1.000, Spearman 1.000, Pearson 1.000, RelAcc 1.000." in md
+    assert "big<model> leads the others beyond noise." in md
+    tied = report(None).model_copy(update={"truth_tie_group": ["big<model>", "small"]})
+    assert "Statistically tied for first: big<model>, small." in render_validation_markdown(tied)
     assert "| model_size | small | no | no | 0.000 |" in md
     assert "training 20.0x, end to end 9.3x, training tokens x layers 20.0x" in md
     assert "| candidate | 0.125 ep | 1 ep | 2 ep |" in md  # the learning curves, candidate x fraction

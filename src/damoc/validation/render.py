@@ -29,6 +29,13 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+def _tie_sentence(group: list[str]) -> str:
+    """The ground truth's top group in words: the leader alone, or who is statistically tied with it."""
+    if len(group) <= 1:
+        return f"{group[0]} leads the others beyond noise." if group else ""
+    return f"Statistically tied for first: {', '.join(group)}."
+
+
 def rankings_block(v: ValidationReport) -> Block:
     """The proxy's and the ground truth's ranks and scores, with the ground truth's intervals."""
     gt = v.ground_truth
@@ -36,7 +43,7 @@ def rankings_block(v: ValidationReport) -> Block:
         f"Ground truth: each full candidate fine-tuned ({gt.get('method')}, {gt.get('epochs'):g} epochs, "
         f"learning rate {gt.get('learning_rate'):g}) on all {v.train_examples} training examples and evaluated "
         f"on {v.eval_examples} eval examples; `{v.rank_by}` with {v.level:.0%} bootstrap intervals. "
-        f"Tied with the leader: {', '.join(v.truth_tie_group)}."
+        + _tie_sentence(v.truth_tie_group)
     )
     header = ["candidate", "proxy rank", f"proxy {v.rank_by}", "truth rank", f"truth {v.rank_by} (95% CI)", "tied"]
     rows = [
