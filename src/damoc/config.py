@@ -159,9 +159,7 @@ class ModelConfig(_Frozen):
 
     scorer: MethodSpec = MethodSpec(method="block_influence")
     remove_ratio: float = Field(0.25, ge=0, lt=1, description="fraction of decoder layers removed")
-    remove_layers: int | None = Field(
-        None, gt=0, description="remove exactly this many decoder layers of every candidate instead of remove_ratio"
-    )
+    remove_layers: int | None = Field(None, gt=0, description="remove exactly N layers of each candidate (not a ratio)")
     max_loss_increase: float | None = Field(
         None,
         gt=0,
@@ -170,9 +168,7 @@ class ModelConfig(_Frozen):
     )
     merger: MethodSpec = MethodSpec(method="none")
     score_in_4bit: bool = Field(
-        False,
-        description="score layers on a 4-bit NF4 copy of each candidate (bitsandbytes, CUDA only), for models too "
-        "big for the GPU in bf16; removal and merging then use the full weights",
+        False, description="score layers on a 4-bit NF4 copy (bitsandbytes, CUDA); cut and merge the full weights"
     )
     max_seq_len: int = Field(128, gt=0, description="calibration sequence length in tokens")
     batch_size: int = Field(8, gt=0)

@@ -126,6 +126,23 @@ def test_intervals_and_statistical_ties_from_predictions(tmp_path: Path) -> None
     assert (second.upper, second.lower, second.is_tie) == ("close", "weak", False)
     assert second.difference == pytest.approx(0.595) and second.low > 0.45
     assert "Statistical tie for first: strong, close" in write_report(tmp_path)[0].read_text()
+    # two choices per example: guessing scores 0.5; 0.90 and 0.895 are above it beyond noise, 0.30 is not
+    assert ranking.chance == 0.5 and ranking.above_chance == ["strong", "close"]
+
+
+def test_a_leader_not_above_guessing_is_called_uninformative(tmp_path: Path) -> None:
+    n = 100
+    near = {"a": [1] * 56 + [0] * 44, "b": [1] * 50 + [0] * 50, "c": [1] * 40 + [0] * 60}  # 0.56, 0.50, 0.40
+    fake_results(tmp_path, {k: sum(v) / n for k, v in near.items()}, dict.fromkeys(near, 1))
+    for name, correct in near.items():
+        write_predictions(tmp_path, name, correct)
+    write_eval_split(tmp_path, [f"question {i}" for i in range(n)])
+    ranking = rank_candidates(tmp_path, list(near), SelectionConfig(cluster_by="question"))
+    # 0.56 on 100 two-choice questions: the interval of 0.56 - 0.5 spans about +-0.10, so it covers 0
+    assert ranking.best == "a" and ranking.chance == 0.5 and ranking.above_chance == []
+    text = write_report(tmp_path)[0].read_text()
+    assert "a leads, but not above guessing beyond noise (acc 0.500 by chance on these 100 eval examples)" in text
+    assert "Raise `budget`" in text
 
 
 def test_examples_sharing_a_question_are_resampled_together(tmp_path: Path) -> None:

@@ -60,6 +60,14 @@ def verdict(ranking: Ranking) -> str:
         return f"Only {ranking.best} was ranked: {why}. Nothing was compared."
     if not ranking.num_examples:
         return "No intervals (prediction files missing): the order is not tested against noise."
+    if ranking.chance is not None and ranking.best not in ranking.above_chance:
+        learned = [c.candidate for c in ranking.candidates if c.candidate in ranking.above_chance]
+        others = f"; above it: {', '.join(learned)}" if learned else ""
+        return (
+            f"{ranking.best} leads, but not above guessing beyond noise ({ranking.rank_by} {ranking.chance:.3f} by "
+            f"chance on these {ranking.num_examples} eval examples){others}: the proxies did not learn the task "
+            "within their budget, so this pick says little. Raise `budget` (or the training steps)."
+        )
     unit = f"clustered by {ranking.cluster_by}" if ranking.cluster_by != "none" else "per example"
     if len(ranking.top_group) > 1:
         return (

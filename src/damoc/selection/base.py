@@ -128,6 +128,13 @@ class Ranking(BaseModel):
         None, description="sequential evaluation: eval examples every candidate was scored on (None: the whole split)"
     )
     eval_rounds: int | None = Field(None, description="sequential evaluation: rounds run before the stop")
+    chance: float | None = Field(
+        None, description="multiple choice, acc / acc_norm: what guessing uniformly scores on the same examples"
+    )
+    above_chance: list[str] = Field(
+        default_factory=list,
+        description="candidates whose paired 95% interval against guessing lies above 0 (they learned something)",
+    )
     baselines: list[BaselineResult] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict, description="data stage summary")
     prescreen: PrescreenSummary | None = Field(None, description="the zero-cost pre-screen, when configured")

@@ -148,9 +148,10 @@ def add_uncertainty(ranking: Ranking, layout: RunLayout, cfg: SelectionConfig) -
     loaded = uncertainty.load_values(layout, order, cfg.rank_by, task_type, cfg.cluster_by)
     if loaded is None:
         return ranking
-    values, groups = loaded
+    values, groups, ids = loaded
     seed = cfg.bootstrap_seed
     iv = uncertainty.intervals(values, groups, seed)
+    guess = uncertainty.chance_values(layout.eval_file, ids) if cfg.rank_by in uncertainty.GUESSABLE else None
     rows = [
         c.model_copy(update={"score_low": iv[c.candidate].low, "score_high": iv[c.candidate].high})
         for c in ranking.candidates
@@ -161,6 +162,8 @@ def add_uncertainty(ranking: Ranking, layout: RunLayout, cfg: SelectionConfig) -
             "neighbours": uncertainty.neighbour_differences(values, order, groups, seed),
             "top_group": uncertainty.leader_tie_group(values, order, groups, seed),
             "num_examples": len(next(iter(values.values()))),
+            "chance": None if guess is None else round(sum(guess) / len(guess), 6),
+            "above_chance": [] if guess is None else uncertainty.above_chance(values, guess, groups, seed),
         }
     )
 

@@ -56,11 +56,46 @@ def example_groups(eval_file: Path, cluster_by: ClusterBy) -> dict[str, str] | N
     return out
 
 
+GUESSABLE = ("acc", "acc_norm")
+"""Metrics whose chance level is 1 / (number of choices) per example."""
+
+
+def chance_values(eval_file: Path, ids: Sequence[str]) -> list[float] | None:
+    """1 / (number of choices) of each example in ``ids``: what uniform guessing scores; None without choices."""
+    if not eval_file.is_file():
+        return None
+    choices = {}
+    for line in eval_file.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            choices[str(rec["id"])] = len(rec.get("choices") or ())
+    if any(choices.get(i, 0) < 2 for i in ids):
+        return None
+    return [1.0 / choices[i] for i in ids]
+
+
+def above_chance(
+    values: Mapping[str, Sequence[float]], chance: Sequence[float], groups: Sequence[str] | None, seed: int
+) -> list[str]:
+    """Candidates whose paired 95% interval of (score - chance) over the examples lies above 0."""
+    out = []
+    for name, v in values.items():
+        iv = agreement.paired_difference(v, chance, groups, seed=seed)
+        if iv.low > 0:
+            out.append(name)
+    return out
+
+
+def common_ids(scores: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """The example ids every candidate was scored on, sorted: the order of :func:`aligned`'s values."""
+    return sorted(set.intersection(*(set(s) for s in scores.values())))
+
+
 def aligned(
     scores: Mapping[str, Mapping[str, float]], groups: Mapping[str, str] | None
 ) -> tuple[dict[str, list[float]], list[str] | None]:
     """Per-candidate value lists over the example ids every candidate has, in one shared order."""
-    common = sorted(set.intersection(*(set(s) for s in scores.values())))
+    common = common_ids(scores)
     if not common:
         raise DamocError("the candidates' prediction files share no example id; rerun the evaluate stage")
     values = {name: [s[i] for i in common] for name, s in scores.items()}
@@ -69,15 +104,17 @@ def aligned(
 
 def load_values(
     layout: RunLayout, names: Sequence[str], rank_by: str, task_type: str, cluster_by: ClusterBy
-) -> tuple[dict[str, list[float]], list[str] | None] | None:
-    """Aligned per-example values of every candidate, or None when a prediction file is missing."""
+) -> tuple[dict[str, list[float]], list[str] | None, list[str]] | None:
+    """Aligned per-example values of every candidate, their cluster keys and example ids, or None
+    when a prediction file is missing (the ids are :func:`common_ids`: sorted, every candidate has them)."""
     paths = {n: layout.predictions(n) for n in names}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         log.info("no intervals: prediction files missing (%s)", ", ".join(missing))
         return None
     scores = {n: per_example_scores(p, rank_by, task_type) for n, p in paths.items()}
-    return aligned(scores, example_groups(layout.eval_file, cluster_by))
+    values, groups = aligned(scores, example_groups(layout.eval_file, cluster_by))
+    return values, groups, common_ids(scores)
 
 
 def intervals(
