@@ -41,15 +41,18 @@ def dropped_samples(
     """
     kept = {ex.id for ex in after}
     dropped = [ex for ex in before if ex.id not in kept]
-    if not dropped:
-        return []
-    pick = sorted(random.Random(seed).sample(range(len(dropped)), min(SAMPLE_SIZE, len(dropped))))
     kept_scores = [v for k, v in scores.items() if k in kept and v is not None]
     out = []
-    for ex in (dropped[i] for i in pick):
+    for ex in _seeded_sample(dropped, seed):
         why = reasons.get(ex.id) or _why(scores.get(ex.id), score_name, kept_scores)
         out.append({"id": ex.id, "question": excerpt(ex.question), "why": why})
     return out
+
+
+def _seeded_sample(items: list[Any], seed: int) -> list[Any]:
+    """Up to :data:`SAMPLE_SIZE` of ``items`` drawn with ``seed``, in their original order."""
+    pick = random.Random(seed).sample(range(len(items)), min(SAMPLE_SIZE, len(items)))
+    return [items[i] for i in sorted(pick)]
 
 
 def _why(score: float | None, score_name: str | None, kept_scores: list[float]) -> str:
@@ -67,18 +70,9 @@ def rewritten_samples(
 ) -> list[dict[str, Any]]:
     """Up to :data:`SAMPLE_SIZE` examples whose prompt the step changed (seeded): before, after, length ratio."""
     old = {ex.id: ex for ex in before}
-    changed = [
-        (old[ex.id], ex)
-        for ex in after
-        if ex.id in old and render_prompt(ex, prompt) != render_prompt(old[ex.id], prompt)
+    pairs = ((ex.id, render_prompt(old[ex.id], prompt), render_prompt(ex, prompt)) for ex in after if ex.id in old)
+    changed = [(i, pa, pb) for i, pa, pb in pairs if pa != pb]
+    return [
+        {"id": i, "before": excerpt(pa), "after": excerpt(pb), "length_ratio": round(len(pb) / len(pa), 3)}
+        for i, pa, pb in _seeded_sample(changed, seed)
     ]
-    if not changed:
-        return []
-    pick = sorted(random.Random(seed).sample(range(len(changed)), min(SAMPLE_SIZE, len(changed))))
-    out = []
-    for a, b in (changed[i] for i in pick):
-        pa, pb = render_prompt(a, prompt), render_prompt(b, prompt)
-        out.append(
-            {"id": a.id, "before": excerpt(pa), "after": excerpt(pb), "length_ratio": round(len(pb) / len(pa), 3)}
-        )
-    return out

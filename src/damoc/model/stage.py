@@ -112,9 +112,8 @@ def build_proxy(
     merger = MERGERS.build(cfg.merger.method, cfg.merger.params, where="model.merger")
     examples = calibration_examples(calib_file)  # before the slow model load
     resolved = resolve_candidate(candidate, ctx.cache_dir, progress)
-    check_candidate_config(
-        resolved, cfg.remove_ratio, cfg.remove_layers
-    )  # a bad candidate fails before torch and weights load
+    # a bad candidate fails before torch and weights load
+    check_candidate_config(resolved, cfg.remove_ratio, cfg.remove_layers)
     import torch
 
     torch.manual_seed(seed)
