@@ -118,12 +118,12 @@ def prescreen_columns(
     from damoc.context import StageContext
     from damoc.prescreen import score_candidate
     from damoc.reports import PrescreenReport, read_stage_report
+    from damoc.validation.compare import pick_check
 
     cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label))
     layout = RunLayout(cfg.run_dir)
     validation = json.loads((layout.root / "validation.json").read_text(encoding="utf-8"))
     truth = {c["candidate"]: c["truth"]["point"] for c in validation["candidates"]}
-    tie_group, best, worst = validation["truth_tie_group"], max(truth.values()), min(truth.values())
     ctx = StageContext.from_config(cfg, None)
     out: dict[str, dict[str, Any]] = {}
     for method in PRESCREENS:
@@ -143,11 +143,7 @@ def prescreen_columns(
         order = sorted(scores, key=lambda n: -scores[n])
         pick = order[0]
         out[f"prescreen:{method}"] = {
-            "source": f"prescreen:{method}",
-            "pick": pick,
-            "strict": pick == validation["truth_order"][0],
-            "tie_aware": pick in tie_group,
-            "relacc": (truth[pick] - worst) / (best - worst) if best > worst else 1.0,
+            **pick_check(f"prescreen:{method}", pick, truth, validation["truth_tie_group"]).model_dump(),
             "order": order,
             "scores": scores,
             "num_samples": num_samples,
