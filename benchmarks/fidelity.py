@@ -2,8 +2,9 @@
 
 For each bundled domain task and the three bundled models this runs ``damoc validate-selection`` on
 ``configs/<task>.yaml`` at several budgets (a fraction of the ground truth's training compute,
-``damoc.budget``), with the ``model_size``, ``zero_shot`` and ``subset_tuning`` baselines in the same
-run folders. The ground truth (the uncompressed models, the whole training set, ``--epochs`` epochs of
+``damoc.budget``), with the ``model_size``, ``zero_shot``, ``subset_tuning``, ``data_only``, ``model_only``
+and ``ats`` baselines in the same run folders (``ats`` tunes the full models on nested subsets whose
+summed training compute, tokens x layers, equals the proxy's: a matched budget). The ground truth (the uncompressed models, the whole training set, ``--epochs`` epochs of
 LoRA) is trained once per task and cached by content hash, so every budget and every rerun reuses
 it; an interrupted fine-tune resumes from its last checkpoint. Results are written after every
 (task, budget), so a killed benchmark loses nothing finished.
@@ -36,7 +37,7 @@ from damoc.validation import validate_selection
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fidelity.json"
 TASKS = ("medical_except", "medical_qa", "financial_qa", "general_qa", "reading_comprehension")
-BASELINES = "[model_size,zero_shot,subset_tuning,data_only,model_only]"
+BASELINES = "[model_size,zero_shot,subset_tuning,data_only,model_only,ats]"
 SUMMARY_KEYS = ("top1_strict", "top1_tie_aware", "kendall_tau", "relacc", "train_speedup", "end_to_end_speedup")
 
 
@@ -79,11 +80,23 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
         "end_to_end_speedup": report.costs.speedup_end_to_end,
         "token_layer_speedup": report.costs.speedup_token_layers,
         "baselines": {b.source: b.model_dump() for b in report.baselines},
+        "baseline_token_layers": baseline_token_layers(Path(cfg.run_dir)),
         "costs": report.costs.model_dump(),
         "seconds": round(time.time() - start, 1),
         "overrides": extra,
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+
+
+def baseline_token_layers(run_dir: Path) -> dict[str, int]:
+    """Training tokens x layers of each baseline that reports its cost (``ats``: all subsets, all candidates)."""
+    ranking = json.loads((run_dir / "ranking.json").read_text(encoding="utf-8"))
+    out = {}
+    for b in ranking["baselines"]:
+        costs = [d["token_layers"] for d in b["details"].values() if isinstance(d, dict) and "token_layers" in d]
+        if costs:
+            out[b["baseline"]] = sum(costs)
+    return out
 
 
 def truth_only(task: str, epochs: float, run_root: Path, curve: list[float] | None) -> None:
