@@ -53,6 +53,22 @@ def test_errors_are_one_clear_message(tmp_path: Path, over: dict[str, object], n
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ((), "Usage:"),
+        (("tasks",), "Usage:"),
+        (("run",), "Missing argument 'config'"),
+        (("run", "--bogus", "x"), "No such option: --bogus"),
+    ],
+)
+def test_usage_errors_print_usage_not_a_traceback(args: tuple[str, ...], needle: str) -> None:
+    res = damoc(*args)
+    assert res.returncode == 2
+    assert needle in res.stdout + res.stderr
+    assert "Traceback" not in res.stderr and "Error" not in res.stderr.replace("Error:", "")
+
+
 def test_malformed_jsonl_named_with_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q?", "choices": ["a", "b"], "answer": 0}\n{"question": oops}\n')

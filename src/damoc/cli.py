@@ -358,9 +358,14 @@ def main() -> None:
         _console().print("interrupted; finished stages are kept, run the same command again to resume")
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if _is_usage_error(exc):  # a missing argument, an unknown option, a bare command group
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A click usage error, from click itself or from the copy typer >= 0.22 vendors (``typer._click``)."""
+    import click
+
+    return isinstance(exc, (click.ClickException, typer.TyperException)) and hasattr(exc, "show")
