@@ -10,7 +10,7 @@ import pytest
 
 from damoc.context import StageContext
 from damoc.data.base import keep_count
-from damoc.data.filters.hybrid import cluster_quotas, k_means, select_per_cluster
+from damoc.data.filters.hybrid import cluster_quotas, select_per_cluster
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.data.filters.k_center import greedy_k_center
 from damoc.data.likelihood import IfdScore
@@ -256,14 +256,6 @@ def test_embeddings_are_normalised_and_in_input_order() -> None:
 
 
 # ---------------------------------------------------------------- hybrid
-
-
-def test_k_means_separates_blobs() -> None:
-    rng = np.random.default_rng(0)
-    x = np.vstack([rng.normal(0, 0.1, (10, 2)), rng.normal(5, 0.1, (6, 2))])
-    labels = k_means(x, 2, seed=0)
-    assert len(set(labels[:10])) == 1 and len(set(labels[10:])) == 1 and labels[0] != labels[10]
-    np.testing.assert_array_equal(labels, k_means(x, 2, seed=0))
 
 
 def test_cluster_quotas_are_proportional_and_sum_to_k() -> None:

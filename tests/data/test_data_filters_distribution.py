@@ -7,7 +7,8 @@ import pytest
 
 from damoc.context import StageContext
 from damoc.data.base import filter_record
-from damoc.data.filters.cluster_balanced import balanced_quotas, select_balanced, sklearn_k_means
+from damoc.data.clustering import k_means
+from damoc.data.filters.cluster_balanced import balanced_quotas, select_balanced
 from damoc.data.filters.embedding_dedup import admit_diverse
 from damoc.data.filters.minhash_dedup import minhash_unique, shingles
 from damoc.registry import registry
@@ -132,10 +133,10 @@ def test_select_balanced_meets_the_quotas_and_is_seeded() -> None:
 def test_sklearn_k_means_separates_blobs_deterministically() -> None:
     rng = np.random.default_rng(0)
     x = np.vstack([rng.normal(0, 0.1, (10, 2)), rng.normal(5, 0.1, (6, 2)), rng.normal(-5, 0.1, (2, 2))])
-    labels = sklearn_k_means(x, 3, seed=0)
+    labels = k_means(x, 3, seed=0)
     assert [len(set(labels[a:b].tolist())) for a, b in ((0, 10), (10, 16), (16, 18))] == [1, 1, 1]
     assert len(set(labels.tolist())) == 3
-    np.testing.assert_array_equal(labels, sklearn_k_means(x, 3, seed=0))
+    np.testing.assert_array_equal(labels, k_means(x, 3, seed=0))
 
 
 def test_cluster_balanced_filter_takes_equal_shares_of_topics() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
-from damoc.errors import ConfigError
+from damoc.data.clustering import k_means
 from damoc.registry import Method, MethodParams
 from damoc.tasks.example import Example
 
@@ -49,28 +49,13 @@ class ClusterBalancedFilter(Method):
             self.record = FilterRecord("cluster")
             return []
         vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
-        labels = sklearn_k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
+        labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
         kept = select_balanced(labels, keep_count(len(examples), p.keep_ratio), seed=ctx.seed)
         self.record = FilterRecord("cluster", [float(c) for c in labels])
         log.info(
             "cluster_balanced: kept %d of %d from %d clusters", len(kept), len(examples), len(set(labels.tolist()))
         )
         return kept
-
-
-def sklearn_k_means(vectors: np.ndarray, k: int, *, seed: int) -> np.ndarray:
-    """Cluster labels from scikit-learn's KMeans (k-means++ initialisation, 3 seeded restarts)."""
-    import warnings
-
-    try:
-        from sklearn.cluster import KMeans
-    except ImportError:  # a transitive dependency only (of lm_eval)
-        raise ConfigError("filter cluster_balanced needs scikit-learn (pip install scikit-learn)") from None
-    with warnings.catch_warnings():
-        # fewer distinct points than clusters: sklearn warns and leaves some clusters empty, which is fine here
-        warnings.simplefilter("ignore")
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(np.asarray(vectors, dtype=np.float64))
-    return np.asarray(model.labels_, dtype=np.int64)
 
 
 def balanced_quotas(sizes: list[int], k: int) -> list[int]:

@@ -6,6 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from damoc.data.base import FILTERS, StageContext, keep_count
+from damoc.data.clustering import k_means
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
@@ -15,7 +16,7 @@ from damoc.tasks.example import Example
 class HybridFilter(Method):
     """Keep the highest-IFD examples of each embedding cluster (DaMoC hybrid filtering, arXiv 2509.01221).
 
-    Examples are embedded and split into ``num_clusters`` k-means clusters (distribution-aware); each
+    Examples are embedded and split into ``num_clusters`` k-means clusters (scikit-learn, seeded; distribution-aware); each
     cluster gets a share of the budget proportional to its size and fills it with its highest-IFD
     examples among those with IFD < 1 (quality-aware, as the ``ifd`` filter). Budget a cluster cannot
     fill goes to the best remaining examples of any cluster.
@@ -43,31 +44,6 @@ class HybridFilter(Method):
         labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
         scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx)
         return select_per_cluster(scores, labels, keep_count(len(examples), p.keep_ratio))
-
-
-def k_means(vectors: np.ndarray, k: int, *, seed: int, max_iter: int = 50) -> np.ndarray:
-    """Cluster labels from Lloyd's k-means with seeded k-means++ initialisation (Arthur & Vassilvitskii 2007)."""
-    x = np.asarray(vectors, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    centers = x[[int(rng.integers(len(x)))]]
-    while len(centers) < k:
-        dist = _sq_dists(x, centers).min(1)
-        pick = int(rng.choice(len(x), p=dist / dist.sum())) if dist.sum() > 0 else int(rng.integers(len(x)))
-        centers = np.vstack([centers, x[pick]])
-    labels = np.full(len(x), -1)
-    for _ in range(max_iter):
-        new = _sq_dists(x, centers).argmin(1)
-        if np.array_equal(new, labels):
-            break
-        labels = new
-        centers = np.stack([x[labels == c].mean(0) if (labels == c).any() else centers[c] for c in range(k)])
-    return labels
-
-
-def _sq_dists(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    # expanded form: an (N, k, dim) difference tensor would not fit for large N
-    d = (x**2).sum(1)[:, None] - 2 * x @ centers.T + (centers**2).sum(1)[None, :]
-    return np.maximum(d, 0.0)
 
 
 def cluster_quotas(sizes: list[int], k: int) -> list[int]:
