@@ -38,7 +38,16 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fidelity.json"
 TASKS = ("medical_except", "medical_qa", "financial_qa", "general_qa", "reading_comprehension")
 BASELINES = "[model_size,zero_shot,subset_tuning,data_only,model_only,ats]"
-SUMMARY_KEYS = ("top1_strict", "top1_tie_aware", "kendall_tau", "relacc", "train_speedup", "end_to_end_speedup")
+SUMMARY_KEYS = (
+    "top1_strict",
+    "top1_tie_aware",
+    "kendall_tau",
+    "relacc",
+    "train_speedup",
+    "end_to_end_speedup",
+    "token_layer_speedup",
+    "proxy_leader_above_chance",
+)
 
 
 def overrides(task: str, budget: float, epochs: float, run_root: Path, label: str = "") -> list[str]:
@@ -81,6 +90,7 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
         "token_layer_speedup": report.costs.speedup_token_layers,
         "baselines": {b.source: b.model_dump() for b in report.baselines},
         "baseline_token_layers": baseline_token_layers(Path(cfg.run_dir)),
+        "proxy_leader_above_chance": leader_above_chance(Path(cfg.run_dir)),
         "costs": report.costs.model_dump(),
         "seconds": round(time.time() - start, 1),
         "overrides": extra,
@@ -97,6 +107,19 @@ def baseline_token_layers(run_dir: Path) -> dict[str, int]:
         if costs:
             out[b["baseline"]] = sum(costs)
     return out
+
+
+def leader_above_chance(run_dir: Path) -> bool | None:
+    """Whether the proxy's leader scored above guessing (its paired interval against chance above 0).
+
+    A pick by a leader that is not is luck, whatever the ground truth says (``ranking.json``'s
+    ``above_chance``; None where chance is not defined, e.g. generation tasks).
+    """
+    ranking = json.loads((run_dir / "ranking.json").read_text(encoding="utf-8"))
+    if ranking.get("chance") is None:
+        return None
+    leader = min(ranking["candidates"], key=lambda c: c["rank"])["candidate"]
+    return leader in ranking["above_chance"]
 
 
 def truth_only(task: str, epochs: float, run_root: Path, curve: list[float] | None) -> None:
@@ -176,7 +199,7 @@ def save(results: dict[str, Any], default_budget: float) -> None:
     results["versions"] = package_versions()
     results["default_budget"] = default_budget
     results["summary"] = {
-        task: {k: cells[str(default_budget)][k] for k in SUMMARY_KEYS}
+        task: {k: cells[str(default_budget)].get(k) for k in SUMMARY_KEYS}
         for task, entry in results["tasks"].items()
         if str(default_budget) in (cells := entry["budgets"]) and "+" not in task and "@" not in task
     }  # the default recipe only; variants ('+label') and other ground-truth epochs ('@3ep') keep their cells
@@ -214,10 +237,11 @@ def markdown_table(results: dict[str, Any]) -> str:
                 for b, v in c["baselines"].items()
                 if "pick" in v
             )
+            luck = " (leader at chance)" if c.get("proxy_leader_above_chance") is False else ""
             lines.append(
                 f"| {task} | {entry['epochs']:g} | 1/{1 / float(budget):g} | {truth} | {' > '.join(c['proxy_order'])} "
                 f"| {_f(c['kendall_tau'])} | {_f(c['relacc'])} | {'yes' if c['top1_strict'] else 'no'} / "
-                f"{'yes' if c['top1_tie_aware'] else 'no'} | {picks} | {_f(c['train_speedup'], 1)}x "
+                f"{'yes' if c['top1_tie_aware'] else 'no'}{luck} | {picks} | {_f(c['train_speedup'], 1)}x "
                 f"| {_f(c['end_to_end_speedup'], 1)}x |"
             )
     return "\n".join(lines)
