@@ -267,3 +267,18 @@ def test_llmlingua2_params_are_checked_before_any_work() -> None:
         build("llmlingua2", {"rate": 0})
     local = build("llmlingua2", {"model": "./llmlingua-2-bert-base-multilingual-cased-meetingbank", "rate": 0.3})
     assert local.params.rate == 0.3 and local.params.force_tokens == ("\n", "?")
+
+
+def test_self_information_fields_leave_the_other_text_unchanged(tiny_model_dirs: dict[str, Path]) -> None:
+    context = "The baker, who lived by the river, counted loaves.\n\nHe sold  twelve; then he rested (briefly).\n"
+    question = "Given the story above, how many loaves did the baker sell before he rested, and why did he stop?"
+    ex = Example(id="a", question=question, context=context, answer=1, choices=("ten", "twelve"))
+    tiny = str(tiny_model_dirs["qwen2"])
+    base = {"rate": 0.5, "unit": "phrase", "min_words": 2, "reference_model": tiny}
+    build = registry("compressor").build
+    (ctx_only,) = build("self_information", base | {"fields": ["context"]}).compress([ex], StageContext(device="cpu"))
+    (q_only,) = build("self_information", base | {"fields": ["question"]}).compress([ex], StageContext(device="cpu"))
+    (both,) = build("self_information", base).compress([ex], StageContext(device="cpu"))
+    assert ctx_only.question == question and ctx_only.context is not None and len(ctx_only.context) < len(context)
+    assert q_only.context == context and len(q_only.question) < len(question)
+    assert (both.question, both.context) == (q_only.question, ctx_only.context)  # each field compressed on its own

@@ -65,6 +65,11 @@ class SelfInformationCompressor(Method):
         rate: float = Field(0.6, gt=0, le=1, description="share of the units of each question and context kept")
         unit: Unit = Field("phrase", description="what is dropped or kept whole: sentence, phrase or word")
         min_words: int = Field(8, ge=1, description="texts of at most this many words are left unchanged")
+        fields: list[Literal["question", "context"]] = Field(
+            ["question", "context"],
+            min_length=1,
+            description="which texts are compressed (the others stay as they are)",
+        )
         max_seq_len: int = Field(512, ge=8, description="tokens per scoring window; longer texts use several")
         batch_size: int = Field(16, gt=0, description="windows per forward pass")
         keep_spans: KeepSpans = Field(
@@ -74,19 +79,21 @@ class SelfInformationCompressor(Method):
     params: Params
 
     def compress(self, examples: list[Example], ctx: StageContext) -> list[Example]:
-        """The examples with shortened ``question`` and ``context``."""
+        """The examples with shortened ``fields`` (question and context by default)."""
         from damoc.data.likelihood import load_reference_model
 
         p = self.params
         model, tokenizer = load_reference_model(p.reference_model, ctx.cache_dir, ctx.device)
-        texts = [ex.question for ex in examples] + [ex.context or "" for ex in examples]
-        spans = [kept_spans(ex, p.keep_spans) for ex in examples] * 2
-        short = compress_texts(texts, model, tokenizer, p, ctx.progress, spans)
-        n = len(examples)
-        return [
-            dataclasses.replace(ex, question=short[i], context=short[n + i] if ex.context else ex.context)
-            for i, ex in enumerate(examples)
-        ]
+        out = list(examples)
+        for field in dict.fromkeys(p.fields):  # in order, each once
+            texts = [getattr(ex, field) or "" for ex in out]
+            spans = [kept_spans(ex, p.keep_spans) for ex in out]
+            short = compress_texts(texts, model, tokenizer, p, ctx.progress, spans)
+            changes: list[dict[str, Any]] = [
+                {field: new} if getattr(ex, field) else {} for ex, new in zip(out, short, strict=True)
+            ]
+            out = [dataclasses.replace(ex, **c) for ex, c in zip(out, changes, strict=True)]
+        return out
 
 
 def compress_texts(
