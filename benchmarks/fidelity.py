@@ -68,6 +68,7 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
     start = time.time()
     load_before = os.getloadavg()[0]
     report = validate_selection(cfg)
+    ranking = json.loads((Path(cfg.run_dir) / "ranking.json").read_text(encoding="utf-8"))
     agreement = report.agreement or {}
     truth = {c.candidate: c.truth.model_dump() for c in report.candidates}
     return {
@@ -89,8 +90,8 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
         "end_to_end_speedup": report.costs.speedup_end_to_end,
         "token_layer_speedup": report.costs.speedup_token_layers,
         "baselines": {b.source: b.model_dump() for b in report.baselines},
-        "baseline_token_layers": baseline_token_layers(Path(cfg.run_dir)),
-        "proxy_leader_above_chance": leader_above_chance(Path(cfg.run_dir)),
+        "baseline_token_layers": baseline_token_layers(ranking),
+        "proxy_leader_above_chance": leader_above_chance(ranking),
         "costs": report.costs.model_dump(),
         "seconds": round(time.time() - start, 1),
         "overrides": extra,
@@ -98,9 +99,8 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
     }
 
 
-def baseline_token_layers(run_dir: Path) -> dict[str, int]:
-    """Training tokens x layers of each baseline that reports its cost (``ats``: all subsets, all candidates)."""
-    ranking = json.loads((run_dir / "ranking.json").read_text(encoding="utf-8"))
+def baseline_token_layers(ranking: dict[str, Any]) -> dict[str, int]:
+    """Training tokens x layers of each baseline in ``ranking.json`` that reports its cost (``ats``: all subsets, all candidates)."""
     out = {}
     for b in ranking["baselines"]:
         costs = [d["token_layers"] for d in b["details"].values() if isinstance(d, dict) and "token_layers" in d]
@@ -109,13 +109,12 @@ def baseline_token_layers(run_dir: Path) -> dict[str, int]:
     return out
 
 
-def leader_above_chance(run_dir: Path) -> bool | None:
+def leader_above_chance(ranking: dict[str, Any]) -> bool | None:
     """Whether the proxy's leader scored above guessing (its paired interval against chance above 0).
 
     A pick by a leader that is not is luck, whatever the ground truth says (``ranking.json``'s
     ``above_chance``; None where chance is not defined, e.g. generation tasks).
     """
-    ranking = json.loads((run_dir / "ranking.json").read_text(encoding="utf-8"))
     if ranking.get("chance") is None:
         return None
     leader = min(ranking["candidates"], key=lambda c: c["rank"])["candidate"]

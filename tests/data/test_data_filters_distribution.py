@@ -130,7 +130,7 @@ def test_select_balanced_meets_the_quotas_and_is_seeded() -> None:
     assert kept == select_balanced(labels, 10, seed=5) and kept != select_balanced(labels, 10, seed=6)
 
 
-def test_sklearn_k_means_separates_blobs_deterministically() -> None:
+def test_k_means_separates_blobs_deterministically() -> None:
     rng = np.random.default_rng(0)
     x = np.vstack([rng.normal(0, 0.1, (10, 2)), rng.normal(5, 0.1, (6, 2)), rng.normal(-5, 0.1, (2, 2))])
     labels = k_means(x, 3, seed=0)

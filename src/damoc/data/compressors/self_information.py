@@ -84,15 +84,15 @@ class SelfInformationCompressor(Method):
 
         p = self.params
         model, tokenizer = load_reference_model(p.reference_model, ctx.cache_dir, ctx.device)
-        out = list(examples)
-        for field in dict.fromkeys(p.fields):  # in order, each once
-            texts = [getattr(ex, field) or "" for ex in out]
-            spans = [kept_spans(ex, p.keep_spans) for ex in out]
-            short = compress_texts(texts, model, tokenizer, p, ctx.progress, spans)
-            changes: list[dict[str, Any]] = [
-                {field: new} if getattr(ex, field) else {} for ex, new in zip(out, short, strict=True)
-            ]
-            out = [dataclasses.replace(ex, **c) for ex, c in zip(out, changes, strict=True)]
+        fields = list(dict.fromkeys(p.fields))  # in order, each once
+        texts = [getattr(ex, f) or "" for f in fields for ex in examples]  # one batched pass over every text
+        spans = [kept_spans(ex, p.keep_spans) for ex in examples] * len(fields)
+        short = compress_texts(texts, model, tokenizer, p, ctx.progress, spans)
+        n = len(examples)
+        out = []
+        for i, ex in enumerate(examples):
+            changes: dict[str, Any] = {f: short[k * n + i] for k, f in enumerate(fields) if getattr(ex, f)}
+            out.append(dataclasses.replace(ex, **changes))
         return out
 
 
