@@ -48,6 +48,8 @@ def test_full_run_outputs_and_resume(raw_cfg: dict[str, Any]) -> None:
         assert row.layers_before == 6 and row.layers_after == 4
         assert 0.0 <= row.score <= 1.0 and set(row.seconds) == {"model", "train", "eval"}
         assert row.train_examples and row.train_tokens
+    data = read_json(layout.data_dir / "data.json")  # tokens counted with the first candidate's tokenizer
+    assert data["tokenizer"] == names[0] and data["tokens_before"] > data["tokens_after"] > 0
     saved = read_json(layout.ranking_path)
     assert [c["candidate"] for c in saved["candidates"]] == [c.candidate for c in ranking.candidates]
     report = layout.report_md.read_text()

@@ -60,6 +60,22 @@ def test_funnel_counts_examples_and_characters_after_each_step() -> None:
     assert rows[0][-2:] == ["20", "-"] and rows[1] == ["1. random", "filter", "10", "25.0%", "900", "22.5%", "7", "1.2"]
 
 
+def test_funnel_and_summary_use_tokens_when_the_data_stage_counted_them() -> None:
+    from damoc.report.tables import data_summary
+
+    plain = data_report()
+    data = plain.model_copy(update={
+        "tokenizer": "qwen", "tokens_before": 1000, "tokens_after": 250,
+        "steps": [plain.steps[0].model_copy(update={"tokens_after": 250})],
+    })  # fmt: skip
+    left, right = charts.funnel_figure(data).data
+    assert list(left.x) == [40, 10] and list(right.x) == [1000, 250]
+    header, rows = funnel_table(data)
+    assert header[6:8] == ["tokens (qwen)", "% of all"] and rows[1][6:8] == ["250", "25.0%"] and rows[0][6] == "1,000"
+    assert "tokens (prompt + target, qwen's tokenizer): 1,000 -> 250, 4.0x fewer" in data_summary(data)
+    assert "characters (prompt + target): 4,000 -> 900, 4.4x fewer" in data_summary(plain)
+
+
 def test_stage_times_add_up() -> None:
     header, rows = stage_times_table(ranking(), data_report())
     assert header == ["", "data", "model", "train", "eval", "total"]

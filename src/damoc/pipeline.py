@@ -164,13 +164,15 @@ def _require_data(cfg: RunConfig, layout: RunLayout, key: str) -> None:
 def run_data(cfg: RunConfig, layout: RunLayout, ctx: StageContext) -> None:
     """Stage 1, once for all candidates."""
     from damoc.data import compress_dataset
+    from damoc.data.tokens import candidate_token_counter
 
     h = data_hash(cfg)
     if is_done(layout.data_dir, h):
         log.info("data: done already (resume)")
         return
+    tokens = candidate_token_counter(cfg.candidates[0], ctx.cache_dir)
     with stage_folder(layout.data_dir, "data", h) as out:
-        compress_dataset(cfg.task, cfg.data, out, ctx)
+        compress_dataset(cfg.task, cfg.data, out, ctx, tokens)
     log.info("data: written to %s", layout.data_dir)
 
 

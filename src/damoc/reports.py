@@ -76,6 +76,7 @@ class StepReport(StageReport):
     examples_before: int
     kept: int = Field(description="training examples after the step")
     characters_after: int = Field(description="prompt + target characters after the step")
+    tokens_after: int | None = Field(None, description="prompt + target tokens after the step (DataReport.tokenizer)")
     seconds: float
     score_name: str | None = Field(None, description="what example_scores hold (a step that measures one)")
     example_scores: dict[str, float | None] = Field(
@@ -106,6 +107,9 @@ class DataReport(StageReport):
     calibration_examples: int
     characters_before: int = Field(description="prompt + target characters of the full training set")
     characters_after: int = Field(description="prompt + target characters of the compressed training set")
+    tokenizer: str | None = Field(None, description="the candidate whose tokenizer counted tokens (None: not counted)")
+    tokens_before: int | None = Field(None, description="prompt + target tokens of the full training set")
+    tokens_after: int | None = Field(None, description="prompt + target tokens of the compressed training set")
     clusters_before: int | None = Field(None, description="distinct question clusters of the full training set")
     clusters_after: int | None = Field(None, description="distinct question clusters of the compressed training set")
     steps: list[StepReport]

@@ -44,6 +44,42 @@ def test_random_writes_counts_and_report(mc_files: tuple[Path, Path], tmp_path: 
     assert report.steps[0].kept == 12 and report.characters_after < report.characters_before
 
 
+def _whitespace_tokenizer() -> object:
+    """A word-level tokenizer whose tokens are exactly ``str.split()``'s words (an independent count)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+
+
+def test_tokens_before_and_after_each_step_match_a_word_count(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
+    from damoc.data.tokens import TokenCounter
+    from damoc.tasks.load import load_split, task_sources
+    from damoc.tasks.prompts import render_prompt, target_text
+
+    steps = [
+        MethodSpec(method="random", params={"keep_ratio": 0.5}),
+        MethodSpec(method="random", params={"keep_ratio": 0.25}),
+    ]
+    counter = TokenCounter(name="words", tokenizer=_whitespace_tokenizer())
+    out = tmp_path / "out"
+    report = compress_dataset(_task(mc_files), _data(steps, calib=2), out, StageContext(seed=0), counter)
+
+    def words(examples: list) -> int:  # what the word-level tokenizer must count: str.split() words
+        return sum(len((render_prompt(ex) + target_text(ex)).split()) for ex in examples)
+
+    train_src, _, fields, task_type = task_sources(_task(mc_files))
+    assert report.tokenizer == "words" and report.tokens_before == words(
+        load_split(train_src, fields, task_type, "train")
+    )
+    assert report.tokens_after == report.steps[-1].tokens_after == words(read_examples(out / "train.jsonl"))
+    assert report.tokens_before > report.steps[0].tokens_after > report.steps[1].tokens_after > 0
+    plain = compress_dataset(_task(mc_files), _data(steps, calib=2), tmp_path / "plain", StageContext(seed=0))
+    assert plain.tokenizer is None and plain.tokens_before is None and plain.steps[0].tokens_after is None
+
+
 def test_same_seed_same_bytes_other_seed_differs(mc_files: tuple[Path, Path], tmp_path: Path) -> None:
     task, cfg = _task(mc_files), _random(0.5)
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):

@@ -12,6 +12,7 @@ from typing import Literal
 from damoc.config import DataConfig, MethodSpec, SourceSpec, TaskConfig
 from damoc.context import DEFAULT_CONTEXT, StageContext
 from damoc.data.explain import cluster_count, dropped_samples, rewritten_samples
+from damoc.data.tokens import TokenCounter
 from damoc.errors import ConfigError, DataError
 from damoc.progress import tick
 from damoc.reports import CALIB_FILE, EVAL_FILE, TRAIN_FILE, DataReport, StepReport, write_stage_report
@@ -34,13 +35,15 @@ def compress_dataset(
     cfg: DataConfig,
     out_dir: Path,
     ctx: StageContext = DEFAULT_CONTEXT,
+    tokens: TokenCounter | None = None,
 ) -> DataReport:
     """Load the task's splits, apply ``cfg.steps`` to the training set and write the results.
 
     Writes ``train.jsonl`` (compressed training set), ``eval.jsonl`` (normalised eval split, capped at
     ``task.max_eval_examples``), ``calib.jsonl`` (``cfg.calibration_samples`` seeded draws from the
     compressed set) and ``data.json`` (:class:`DataReport`) into ``out_dir``. The same seed gives the
-    same ``.jsonl`` files byte for byte.
+    same ``.jsonl`` files byte for byte. With ``tokens`` the report counts tokens before and after
+    every step too, with that tokenizer (the pipeline passes the first candidate's).
 
     Raises:
         DataError: a data file is malformed, or a step keeps no example (naming ``data.steps.N``).
@@ -57,7 +60,7 @@ def compress_dataset(
     seed, progress = ctx.seed, ctx.progress
     examples, steps = train, []
     for i, spec in enumerate(cfg.steps):
-        examples, step = run_step(i, spec, examples, ctx)
+        examples, step = run_step(i, spec, examples, ctx, tokens)
         steps.append(step)
         tick(progress, "data steps", i + 1, len(cfg.steps))
     calib = draw_calibration(examples, cfg.calibration_samples, seed)
@@ -73,6 +76,9 @@ def compress_dataset(
         calibration_examples=len(calib),
         characters_before=count_characters(train, prompt),
         characters_after=count_characters(examples, prompt),
+        tokenizer=tokens.name if tokens else None,
+        tokens_before=tokens.count(train, prompt) if tokens else None,
+        tokens_after=tokens.count(examples, prompt) if tokens else None,
         clusters_before=cluster_count(train),
         clusters_after=cluster_count(examples),
         steps=steps,
@@ -102,7 +108,7 @@ def _where(source: SourceSpec) -> str:
 
 
 def run_step(
-    index: int, spec: MethodSpec, examples: list[Example], ctx: StageContext
+    index: int, spec: MethodSpec, examples: list[Example], ctx: StageContext, tokens: TokenCounter | None = None
 ) -> tuple[list[Example], StepReport]:
     """Build and run one filter or compressor; a step that leaves no example is a DataError."""
     from damoc.data.base import COMPRESSORS, FILTERS, Compressor, Filter, filter_record
@@ -139,6 +145,7 @@ def run_step(
         examples_before=len(examples),
         kept=len(out),
         characters_after=count_characters(out, ctx.prompt),
+        tokens_after=tokens.count(out, ctx.prompt) if tokens else None,
         seconds=seconds,
         score_name=record.score_name if record else None,
         example_scores=scores,

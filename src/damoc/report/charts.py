@@ -145,15 +145,22 @@ def layers_figure(report: ProxyReport) -> Figure:
 
 
 def funnel_figure(data: DataReport) -> Figure:
-    """Training examples and characters left after each data step (two funnels side by side)."""
+    """Training examples and tokens (characters when not counted) left after each data step, side by side."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     labels = ["all training data", *(f"{i}. {s.method}" for i, s in enumerate(data.steps, start=1))]
     examples = [data.train_examples_before, *(s.kept for s in data.steps)]
-    characters = [data.characters_before, *(s.characters_after for s in data.steps)]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training examples", "characters (prompt + target)"))
-    for col, values in ((1, examples), (2, characters)):
+    tokens = [data.tokens_before, *(s.tokens_after for s in data.steps)]
+    if all(t is not None for t in tokens):
+        second, title = tokens, f"tokens (prompt + target, {data.tokenizer}'s tokenizer)"
+    else:
+        second, title = (
+            [data.characters_before, *(s.characters_after for s in data.steps)],
+            "characters (prompt + target)",
+        )
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training examples", title))
+    for col, values in ((1, examples), (2, second)):
         fig.add_trace(
             go.Funnel(y=labels, x=values, textinfo="value+percent initial", marker={"color": OTHER_COLOR}),
             row=1,

@@ -39,15 +39,34 @@ def _pct(part: int, whole: int) -> str:
 
 
 def funnel_table(data: DataReport) -> Table:
-    """One row for the full training set, then one per data step: what was left after it."""
-    header = ["step", "kind", "training examples", "% of all", "characters", "% of all", "clusters", "seconds"]
-    ex0, ch0 = data.train_examples_before, data.characters_before
-    rows = [["all training data", "-", f"{ex0:,}", _pct(ex0, ex0), f"{ch0:,}", _pct(ch0, ch0),
+    """One row for the full training set, then one per data step: what was left after it.
+
+    Tokens (counted with ``data.tokenizer``) get two columns when the data stage counted them.
+    """
+    with_tokens = data.tokens_before is not None
+    tok_head = [f"tokens ({data.tokenizer})", "% of all"] if with_tokens else []
+    header = [
+        "step",
+        "kind",
+        "training examples",
+        "% of all",
+        "characters",
+        "% of all",
+        *tok_head,
+        "clusters",
+        "seconds",
+    ]
+    ex0, ch0, tk0 = data.train_examples_before, data.characters_before, data.tokens_before or 0
+
+    def tok(n: int | None) -> list[str]:
+        return [_count(n), _pct(n, tk0) if n is not None else "-"] if with_tokens else []
+
+    rows = [["all training data", "-", f"{ex0:,}", _pct(ex0, ex0), f"{ch0:,}", _pct(ch0, ch0), *tok(data.tokens_before),
              _count(data.clusters_before), "-"]]  # fmt: skip
     for i, s in enumerate(data.steps, start=1):
         rows.append(
             [f"{i}. {s.method}", s.kind, f"{s.kept:,}", _pct(s.kept, ex0), f"{s.characters_after:,}",
-             _pct(s.characters_after, ch0), _count(s.clusters_after), f"{s.seconds:.1f}"]
+             _pct(s.characters_after, ch0), *tok(s.tokens_after), _count(s.clusters_after), f"{s.seconds:.1f}"]
         )  # fmt: skip
     return header, rows
 
@@ -103,11 +122,17 @@ def html_table(table: Table) -> str:
 
 
 def data_summary(data: DataReport) -> str:
-    """One sentence: training examples before and after, the eval and calibration splits."""
+    """Training examples before and after, the overall compression (tokens when counted), the other splits."""
     steps = ", ".join(f"{s.method} ({s.kept})" for s in data.steps)
+    if data.tokens_before is not None and data.tokens_after:
+        size = (f"tokens (prompt + target, {data.tokenizer}'s tokenizer): {data.tokens_before:,} -> "
+                f"{data.tokens_after:,}, {data.tokens_before / data.tokens_after:.1f}x fewer")  # fmt: skip
+    else:
+        size = (f"characters (prompt + target): {data.characters_before:,} -> {data.characters_after:,}, "
+                f"{data.characters_before / max(data.characters_after, 1):.1f}x fewer")  # fmt: skip
     return (
         f"Training examples: {data.train_examples_before} -> {data.train_examples_after} after "
-        f"{steps or 'no steps'}; eval examples: {data.eval_examples}; calibration examples: "
+        f"{steps or 'no steps'}; {size}; eval examples: {data.eval_examples}; calibration examples: "
         f"{data.calibration_examples}."
     )
 
