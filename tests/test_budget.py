@@ -44,6 +44,11 @@ def test_apply_budget_sets_steps_and_the_first_filter(tmp_path: Path) -> None:
     assert out.data.steps[0].method == "ifd" and apply_budget(out) == out  # idempotent
 
 
+def test_budget_replaces_a_keep_count_with_its_keep_ratio(tmp_path: Path) -> None:
+    cfg = parse_config(raw(tmp_path, budget=0.1, data={"steps": [{"method": "random", "params": {"keep_count": 50}}]}))
+    assert apply_budget(cfg).data.steps[0].params == {"keep_ratio": pytest.approx(0.4)}
+
+
 def test_budget_with_a_layer_count_plans_as_if_none_were_removed(tmp_path: Path) -> None:
     cfg = parse_config(raw(tmp_path, budget=0.1, model={"remove_layers": 3}))
     # r = 0: S = round(0.1 * 2 * 400 / 8) = 10 steps (a proxy with layers removed then costs less than b)

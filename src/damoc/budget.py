@@ -55,7 +55,8 @@ def apply_budget(cfg: RunConfig, num_examples: int | None = None) -> RunConfig:
     if at is None:
         data_steps.insert(0, MethodSpec(method="random", params={"keep_ratio": keep}))
     else:
-        data_steps[at] = MethodSpec(method=data_steps[at].method, params={**data_steps[at].params, "keep_ratio": keep})
+        params = {k: v for k, v in data_steps[at].params.items() if k != "keep_count"}  # the budget sets the size
+        data_steps[at] = MethodSpec(method=data_steps[at].method, params={**params, "keep_ratio": keep})
     log.info(
         "budget %.4g of the ground truth: %d steps on %.1f%% of %d examples",
         cfg.budget,

@@ -40,7 +40,7 @@ def test_random_writes_counts_and_report(mc_files: tuple[Path, Path], tmp_path: 
     assert len(calib) == 5 and set(calib) <= set(read_examples(out / "train.jsonl"))
     saved = DataReport.model_validate(json.loads((out / "data.json").read_text()))
     assert saved == report
-    assert report.steps[0].method == "random" and report.steps[0].params == {"keep_ratio": 0.25}
+    assert report.steps[0].method == "random" and report.steps[0].params == {"keep_ratio": 0.25, "keep_count": None}
     assert report.steps[0].kept == 12 and report.characters_after < report.characters_before
 
 

@@ -55,6 +55,23 @@ def test_every_filter_keeps_a_valid_seeded_subset(name: str, tiny_model_dirs: di
 
 
 @pytest.mark.parametrize("name", FILTERS)
+def test_every_filter_takes_keep_count_instead_of_keep_ratio(name: str, tiny_model_dirs: dict[str, Path]) -> None:
+    from damoc.errors import ConfigError
+
+    params = {k: v for k, v in _params(name, tiny_model_dirs["llama"]).items() if k != "keep_ratio"}
+    examples = _examples()
+    method = registry("filter").build(name, {**params, "keep_count": 7})
+    kept = method.select(examples, StageContext(seed=1, device="cpu"))
+    capped = registry("filter").get(name).Params().keep_ratio == 1.0  # dedup and rules: a cap on survivors
+    assert (0 < len(kept) <= 7) if capped else len(kept) == 7
+    assert len(set(kept)) == len(kept) and all(0 <= i < len(examples) for i in kept)
+    everything = registry("filter").build(name, {**params, "keep_count": 100}).select(examples, StageContext(seed=1))
+    assert len(everything) <= len(examples)
+    with pytest.raises(ConfigError, match="give keep_ratio or keep_count, not both"):
+        registry("filter").build(name, {**params, "keep_count": 7, "keep_ratio": 0.5})
+
+
+@pytest.mark.parametrize("name", FILTERS)
 def test_every_filter_handles_empty_and_tiny_inputs(name: str, tiny_model_dirs: dict[str, Path]) -> None:
     method = registry("filter").build(name, _params(name, tiny_model_dirs["llama"]))
     ctx = StageContext(seed=1, device="cpu")

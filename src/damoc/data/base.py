@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from pydantic import Field, model_validator
+
 from damoc.context import StageContext
 from damoc.registry import MethodParams, Registry
 from damoc.tasks.example import Example
@@ -72,6 +74,31 @@ COMPRESSORS: Registry[Compressor] = Registry("compressor", "damoc.data.compresso
 def keep_count(num_examples: int, keep_ratio: float) -> int:
     """How many of ``num_examples`` a ``keep_ratio`` keeps: rounded half up, possibly 0."""
     return min(num_examples, int(num_examples * keep_ratio + 0.5))
+
+
+class KeepParams(MethodParams):
+    """The size params every filter takes: ``keep_ratio`` of the set, or ``keep_count`` examples instead.
+
+    A filter whose ``keep_ratio`` defaults to 1 (the dedup and rule filters) treats either as a cap
+    on what survives its own test.
+    """
+
+    keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+    keep_count: int | None = Field(
+        None, gt=0, description="keep this many examples (all of them when fewer) instead of keep_ratio"
+    )
+
+    @model_validator(mode="after")
+    def _one_size(self) -> KeepParams:
+        if self.keep_count is not None and "keep_ratio" in self.model_fields_set:
+            raise ValueError("give keep_ratio or keep_count, not both")
+        return self
+
+    def kept_of(self, num_examples: int) -> int:
+        """How many of ``num_examples`` to keep: ``keep_count`` (at most all), else :func:`keep_count`."""
+        if self.keep_count is not None:
+            return min(num_examples, self.keep_count)
+        return keep_count(num_examples, self.keep_ratio)
 
 
 def example_text(ex: Example) -> str:

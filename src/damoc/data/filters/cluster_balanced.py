@@ -8,9 +8,9 @@ import random
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
 from damoc.data.clustering import k_means
-from damoc.registry import Method, MethodParams
+from damoc.registry import Method
 from damoc.tasks.example import Example
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,7 @@ class ClusterBalancedFilter(Method):
     Recorded per example: its cluster.
     """
 
-    class Params(MethodParams):
-        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+    class Params(KeepParams):
         num_clusters: int = Field(8, gt=0, description="k-means clusters (capped at the number of examples)")
         embedding_model: str = Field(
             "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
@@ -50,7 +49,7 @@ class ClusterBalancedFilter(Method):
             return []
         vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
         labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
-        kept = select_balanced(labels, keep_count(len(examples), p.keep_ratio), seed=ctx.seed)
+        kept = select_balanced(labels, p.kept_of(len(examples)), seed=ctx.seed)
         self.record = FilterRecord("cluster", [float(c) for c in labels])
         log.info(
             "cluster_balanced: kept %d of %d from %d clusters", len(kept), len(examples), len(set(labels.tolist()))

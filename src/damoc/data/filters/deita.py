@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
 from damoc.data.filters.embedding_dedup import admit_diverse
 from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
@@ -28,8 +28,7 @@ class DeitaFilter(Method):
     Fewer are kept when too few examples are both helpful and diverse. Score: IFD.
     """
 
-    class Params(ReferenceModelParams):
-        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+    class Params(ReferenceModelParams, KeepParams):
         threshold: float = Field(
             0.9, gt=-1, le=1, description="an example is admitted only below this cosine similarity to every kept one"
         )
@@ -52,9 +51,9 @@ class DeitaFilter(Method):
             return []
         scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
-        kept = select_deita(scores, vectors, keep_count(len(examples), p.keep_ratio), p.threshold)
+        kept = select_deita(scores, vectors, p.kept_of(len(examples)), p.threshold)
         self.record = FilterRecord("ifd", [float(s) if np.isfinite(s) else None for s in scores])
-        log.info("deita: kept %d of %d (asked %d)", len(kept), len(examples), keep_count(len(examples), p.keep_ratio))
+        log.info("deita: kept %d of %d (asked %d)", len(kept), len(examples), p.kept_of(len(examples)))
         return kept
 
 

@@ -7,9 +7,9 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
 from damoc.data.filters.random import seeded_subset
-from damoc.registry import Method, MethodParams
+from damoc.registry import Method
 from damoc.tasks.example import Example
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class EmbeddingDedupFilter(Method):
     cosine similarity to the examples kept before it (-1 for the first).
     """
 
-    class Params(MethodParams):
+    class Params(KeepParams):
         keep_ratio: float = Field(1.0, gt=0, le=1, description="cap: at most this fraction of the set is kept")
         threshold: float = Field(
             0.95, gt=-1, le=1, description="cosine similarity at or above which an example is a duplicate"
@@ -52,7 +52,7 @@ class EmbeddingDedupFilter(Method):
             return []
         vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
         unique, max_sim = admit_diverse(vectors, list(range(len(examples))), p.threshold)
-        kept = seeded_subset(unique, keep_count(len(examples), p.keep_ratio), ctx.seed)
+        kept = seeded_subset(unique, p.kept_of(len(examples)), ctx.seed)
         self.record = dedup_record("max_cosine", max_sim.tolist(), unique, kept, len(examples))
         log.info(
             "embedding_dedup: %d of %d unique at cosine < %g; kept %d",

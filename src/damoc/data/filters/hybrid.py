@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, StageContext, keep_count
+from damoc.data.base import FILTERS, KeepParams, StageContext
 from damoc.data.clustering import k_means
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.registry import Method, ReferenceModelParams
@@ -22,8 +22,7 @@ class HybridFilter(Method):
     fill goes to the best remaining examples of any cluster.
     """
 
-    class Params(ReferenceModelParams):
-        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+    class Params(ReferenceModelParams, KeepParams):
         num_clusters: int = Field(8, gt=0, description="k-means clusters (capped at the number of examples)")
         embedding_model: str = Field(
             "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
@@ -43,7 +42,7 @@ class HybridFilter(Method):
         vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
         labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
         scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx)
-        return select_per_cluster(scores, labels, keep_count(len(examples), p.keep_ratio))
+        return select_per_cluster(scores, labels, p.kept_of(len(examples)))
 
 
 def cluster_quotas(sizes: list[int], k: int) -> list[int]:

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
 from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
@@ -38,8 +38,7 @@ class IfdFilter(Method):
     :func:`damoc.data.likelihood.ifd_losses`.
     """
 
-    class Params(ReferenceModelParams):
-        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+    class Params(ReferenceModelParams, KeepParams):
         score: IfdScore = Field(
             "ppl_ratio",
             description="IFD form: ppl_ratio = exp(meanCE(A|Q) - meanCE(A)) (Superfiltering), "
@@ -62,7 +61,7 @@ class IfdFilter(Method):
         p = self.params
         if not examples:
             return []
-        k = keep_count(len(examples), p.keep_ratio)
+        k = p.kept_of(len(examples))
         pool = scored_pool(len(examples), k, p.pool, ctx.seed)
         scores = compute_ifd([examples[i] for i in pool], p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         keep = sorted(pool[i] for i in select_by_ifd(scores, k))

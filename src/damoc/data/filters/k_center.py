@@ -7,8 +7,8 @@ import random
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, StageContext, keep_count
-from damoc.registry import Method, MethodParams
+from damoc.data.base import FILTERS, KeepParams, StageContext
+from damoc.registry import Method
 from damoc.tasks.example import Example
 
 
@@ -21,8 +21,7 @@ class KCenterFilter(Method):
     set is chosen, so near-duplicates are left out and rare regions are kept.
     """
 
-    class Params(MethodParams):
-        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+    class Params(KeepParams):
         embedding_model: str = Field(
             "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
         )
@@ -37,7 +36,7 @@ class KCenterFilter(Method):
         if not examples:
             return []
         vectors = embed_examples(examples, self.params.embedding_model, self.params.batch_size, ctx)
-        k = keep_count(len(examples), self.params.keep_ratio)
+        k = self.params.kept_of(len(examples))
         return sorted(greedy_k_center(vectors, k, start=random.Random(ctx.seed).randrange(len(examples))))
 
 

@@ -7,10 +7,10 @@ import re
 
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, StageContext, example_text, keep_count
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext, example_text
 from damoc.data.filters.embedding_dedup import dedup_record
 from damoc.data.filters.random import seeded_subset
-from damoc.registry import Method, MethodParams
+from damoc.registry import Method
 from damoc.tasks.example import Example
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class MinHashDedupFilter(Method):
     estimated Jaccard similarity to an earlier kept example (0 when none is a candidate).
     """
 
-    class Params(MethodParams):
+    class Params(KeepParams):
         keep_ratio: float = Field(1.0, gt=0, le=1, description="cap: at most this fraction of the set is kept")
         threshold: float = Field(
             0.8, gt=0, le=1, description="estimated Jaccard similarity at or above which an example is a duplicate"
@@ -48,7 +48,7 @@ class MinHashDedupFilter(Method):
         unique, scores = minhash_unique(
             [example_text(ex) for ex in examples], p.threshold, p.ngram_size, p.num_perm, seed=ctx.seed
         )
-        kept = seeded_subset(unique, keep_count(len(examples), p.keep_ratio), ctx.seed)
+        kept = seeded_subset(unique, p.kept_of(len(examples)), ctx.seed)
         self.record = dedup_record("max_jaccard", scores, unique, kept, len(examples))
         log.info(
             "minhash_dedup: %d of %d unique at Jaccard < %g; kept %d",

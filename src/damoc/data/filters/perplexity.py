@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
 from damoc.progress import ProgressFn
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
@@ -35,8 +35,7 @@ class PerplexityFilter(Method):
     keeps the hardest. Examples with a non-finite score are never kept.
     """
 
-    class Params(ReferenceModelParams):
-        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+    class Params(ReferenceModelParams, KeepParams):
         mode: PerplexityBand = Field(
             "lowest", description="band kept: lowest, middle (around the median) or highest answer perplexity"
         )
@@ -61,7 +60,7 @@ class PerplexityFilter(Method):
                 progress=ctx.progress,
                 prompt=ctx.prompt,
             )
-        kept = select_band(ppl, keep_count(len(examples), p.keep_ratio), p.mode)
+        kept = select_band(ppl, p.kept_of(len(examples)), p.mode)
         self.record = FilterRecord("perplexity", [float(x) if np.isfinite(x) else None for x in ppl])
         log.info("perplexity (%s): kept %d of %d", p.mode, len(kept), len(examples))
         return kept

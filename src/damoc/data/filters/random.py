@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import random as _random
 
-from pydantic import Field
-
-from damoc.data.base import FILTERS, StageContext, keep_count
-from damoc.registry import Method, MethodParams
+from damoc.data.base import FILTERS, KeepParams, StageContext
+from damoc.registry import Method
 from damoc.tasks.example import Example
 
 
@@ -15,14 +13,14 @@ from damoc.tasks.example import Example
 class RandomFilter(Method):
     """Keep a uniform random subset of the training set (the baseline of DaMoC, arXiv 2509.01221)."""
 
-    class Params(MethodParams):
-        keep_ratio: float = Field(0.2, gt=0, le=1, description="fraction of the training examples kept")
+    class Params(KeepParams):
+        """``keep_ratio`` or ``keep_count`` only."""
 
     params: Params
 
     def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Seeded uniform sample of ``keep_ratio * len(examples)`` indices."""
-        k = keep_count(len(examples), self.params.keep_ratio)
+        k = self.params.kept_of(len(examples))
         return sorted(_random.Random(ctx.seed).sample(range(len(examples)), k))
 
 

@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, StageContext, keep_count
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
 from damoc.data.filters.random import seeded_subset
-from damoc.registry import Method, MethodParams
+from damoc.registry import Method
 from damoc.tasks.example import Example
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class RulesFilter(Method):
     passes (a seeded uniform sample; 1.0: no cap).
     """
 
-    class Params(MethodParams):
+    class Params(KeepParams):
         keep_ratio: float = Field(1.0, gt=0, le=1, description="cap: at most this fraction of the set is kept")
         checks: tuple[Rule, ...] = Field(RULES, min_length=1, description=f"rules applied, of {', '.join(RULES)}")
         min_prompt_chars: int = Field(10, ge=0, description="fewest characters of question plus context")
@@ -52,7 +52,7 @@ class RulesFilter(Method):
             i: r for i, ex in enumerate(examples) if (r := failed_rule(ex, self.params)) is not None
         }
         passed = [i for i in range(len(examples)) if i not in reasons]
-        kept = seeded_subset(passed, keep_count(len(examples), self.params.keep_ratio), ctx.seed)
+        kept = seeded_subset(passed, self.params.kept_of(len(examples)), ctx.seed)
         reasons |= {i: "keep_ratio" for i in sorted(set(passed) - set(kept))}
         dropped = {rule: 0 for rule in (*self.params.checks, "keep_ratio")} | Counter(reasons.values())
         self.record = FilterRecord("", [], dict(dropped), reasons)
