@@ -76,6 +76,14 @@ def keep_count(num_examples: int, keep_ratio: float) -> int:
     return min(num_examples, int(num_examples * keep_ratio + 0.5))
 
 
+class EmbeddingModelParams(MethodParams):
+    """The sentence encoder of a filter that embeds examples (:mod:`damoc.data.embeddings`)."""
+
+    embedding_model: str = Field(
+        "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
+    )
+
+
 class KeepParams(MethodParams):
     """The size params every filter takes: ``keep_ratio`` of the set, or ``keep_count`` examples instead.
 
@@ -138,3 +146,9 @@ def has_span(text: str, span: str) -> bool:
     """Whether ``span`` occurs in ``text`` as whole words, ignoring case and runs of whitespace."""
     pattern = span_pattern(span)
     return pattern is not None and pattern.search(text) is not None
+
+
+class EmbeddingParams(KeepParams, EmbeddingModelParams):
+    """A filter that embeds examples and keeps ``keep_ratio`` or ``keep_count`` of them."""
+
+    batch_size: int = Field(64, gt=0, description="texts per encoder forward pass")

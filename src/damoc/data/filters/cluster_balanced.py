@@ -8,7 +8,7 @@ import random
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
+from damoc.data.base import FILTERS, EmbeddingParams, FilterRecord, StageContext
 from damoc.data.clustering import k_means
 from damoc.registry import Method
 from damoc.tasks.example import Example
@@ -29,12 +29,8 @@ class ClusterBalancedFilter(Method):
     Recorded per example: its cluster.
     """
 
-    class Params(KeepParams):
+    class Params(EmbeddingParams):
         num_clusters: int = Field(8, gt=0, description="k-means clusters (capped at the number of examples)")
-        embedding_model: str = Field(
-            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
-        )
-        batch_size: int = Field(64, gt=0, description="texts per encoder forward pass")
 
     params: Params
     record: FilterRecord | None = None

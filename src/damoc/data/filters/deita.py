@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
+from damoc.data.base import FILTERS, EmbeddingModelParams, FilterRecord, KeepParams, StageContext
 from damoc.data.filters.embedding_dedup import admit_diverse
 from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
@@ -28,14 +28,11 @@ class DeitaFilter(Method):
     Fewer are kept when too few examples are both helpful and diverse. Score: IFD.
     """
 
-    class Params(ReferenceModelParams, KeepParams):
+    class Params(ReferenceModelParams, KeepParams, EmbeddingModelParams):
         threshold: float = Field(
             0.9, gt=-1, le=1, description="an example is admitted only below this cosine similarity to every kept one"
         )
         score: IfdScore = Field("ppl_ratio", description="IFD form used as the quality score (see the ifd filter)")
-        embedding_model: str = Field(
-            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
-        )
 
     params: Params
     record: FilterRecord | None = None

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
+from damoc.data.base import FILTERS, EmbeddingParams, FilterRecord, StageContext
 from damoc.data.filters.random import seeded_subset
 from damoc.registry import Method
 from damoc.tasks.example import Example
@@ -29,15 +29,11 @@ class EmbeddingDedupFilter(Method):
     cosine similarity to the examples kept before it (-1 for the first).
     """
 
-    class Params(KeepParams):
+    class Params(EmbeddingParams):
         keep_ratio: float = Field(1.0, gt=0, le=1, description="cap: at most this fraction of the set is kept")
         threshold: float = Field(
             0.95, gt=-1, le=1, description="cosine similarity at or above which an example is a duplicate"
         )
-        embedding_model: str = Field(
-            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
-        )
-        batch_size: int = Field(64, gt=0, description="texts per encoder forward pass")
 
     params: Params
     record: FilterRecord | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, KeepParams, StageContext
+from damoc.data.base import FILTERS, EmbeddingModelParams, KeepParams, StageContext
 from damoc.data.clustering import k_means
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.registry import Method, ReferenceModelParams
@@ -22,11 +22,8 @@ class HybridFilter(Method):
     fill goes to the best remaining examples of any cluster.
     """
 
-    class Params(ReferenceModelParams, KeepParams):
+    class Params(ReferenceModelParams, KeepParams, EmbeddingModelParams):
         num_clusters: int = Field(8, gt=0, description="k-means clusters (capped at the number of examples)")
-        embedding_model: str = Field(
-            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
-        )
         batch_size: int = Field(32, gt=0, description="sequences per forward pass (scoring model and encoder)")
 
     params: Params

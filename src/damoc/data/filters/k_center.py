@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from pydantic import Field
 
-from damoc.data.base import FILTERS, KeepParams, StageContext
+from damoc.data.base import FILTERS, EmbeddingParams, StageContext
 from damoc.registry import Method
 from damoc.tasks.example import Example
 
@@ -21,11 +20,8 @@ class KCenterFilter(Method):
     set is chosen, so near-duplicates are left out and rare regions are kept.
     """
 
-    class Params(KeepParams):
-        embedding_model: str = Field(
-            "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
-        )
-        batch_size: int = Field(64, gt=0, description="texts per encoder forward pass")
+    class Params(EmbeddingParams):
+        """``keep_ratio`` or ``keep_count``, the encoder and its batch size."""
 
     params: Params
 
