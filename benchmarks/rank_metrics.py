@@ -1,0 +1,147 @@
+"""Would another score of the same proxies pick better? Re-rank finished fidelity cells by other metrics.
+
+Every fidelity cell (``benchmarks/fidelity.py``) keeps each candidate's per-example predictions: the
+log-likelihood of every choice, for damoc's proxy (``eval``) and for each baseline that fine-tunes
+or evaluates (``subset_tuning``, ``data_only``, ``model_only``, ``zero_shot``). Accuracy on 144 eval
+examples is a coarse, noisy signal; this script ranks the same predictions by smoother scores and
+checks each pick against the cell's ground truth (its tie group, as the fidelity table does). No
+model runs: it reads the run folders and ``benchmarks/results/fidelity.json``.
+
+Scores, per example with choice log-likelihoods ``l_1..l_k`` and right choice ``a`` (``p = softmax(l)``):
+- ``acc``: ``argmax l == a`` (lm-evaluation-harness ``acc``);
+- ``acc_norm``: ``argmax l_i / len_i == a``, lengths in characters (lm-eval ``acc_norm``);
+- ``prob``: ``p_a``, the probability of the right choice among the choices;
+- ``logp``: ``log p_a`` (the log score, a proper scoring rule);
+- ``brier``: ``-sum_i (p_i - [i == a])^2`` (lm-eval's ``brier_score``, negated so higher is better).
+
+The metric is chosen after looking at the measured tasks, so any task measured later is the held-out
+test of a choice made here.
+
+Run:  .venv/bin/python benchmarks/rank_metrics.py            -> benchmarks/results/rank_metrics.json
+      .venv/bin/python benchmarks/rank_metrics.py --table    (the README table)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FIDELITY = ROOT / "benchmarks" / "results" / "fidelity.json"
+RESULTS = ROOT / "benchmarks" / "results" / "rank_metrics.json"
+SOURCES = ("eval", "subset_tuning", "data_only", "model_only", "zero_shot")
+METRICS = ("acc", "acc_norm", "prob", "logp", "brier")
+
+
+def example_scores(row: dict[str, Any]) -> dict[str, float]:
+    """Every metric of one multiple-choice prediction row."""
+    lls, a = row["logliks"], row["answer"]
+    top = max(lls)
+    log_z = top + math.log(sum(math.exp(x - top) for x in lls))
+    probs = [math.exp(x - log_z) for x in lls]
+    normed = [x / max(n, 1) for x, n in zip(lls, row["choice_lengths"], strict=True)]
+    return {
+        "acc": float(_argmax(lls) == a),
+        "acc_norm": float(_argmax(normed) == a),
+        "prob": probs[a],
+        "logp": lls[a] - log_z,
+        "brier": -sum((p - (i == a)) ** 2 for i, p in enumerate(probs)),
+    }
+
+
+def _argmax(values: list[float]) -> int:
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def source_means(cell: Path, names: list[str], source: str) -> dict[str, dict[str, float]] | None:
+    """Each candidate's mean of every metric over the examples all candidates have; None if one is missing."""
+    rows = {}
+    for name in names:
+        path = cell / "models" / name / source / "predictions.jsonl"
+        if not path.is_file():
+            return None
+        rows[name] = {r["id"]: r for r in map(json.loads, path.read_text().splitlines()) if "logliks" in r}
+    common = sorted(set.intersection(*(set(r) for r in rows.values())))
+    if not common:
+        return None
+    out = {}
+    for name in names:
+        per = [example_scores(rows[name][i]) for i in common]
+        out[name] = {m: sum(s[m] for s in per) / len(per) for m in METRICS} | {"examples": len(common)}
+    return out
+
+
+def measure(fidelity: dict[str, Any], run_root: Path) -> dict[str, Any]:
+    """Per task and budget cell, per source and metric: the order and whether its pick is a (tie-aware) hit."""
+    out: dict[str, Any] = {}
+    for task, entry in fidelity["tasks"].items():
+        if "+" in task:  # a diagnosis variant, not the default recipe
+            continue
+        for budget, res in entry["budgets"].items():
+            cell = run_root / task / f"e{entry['epochs']:g}-b{float(budget):g}"
+            names, tie = res["truth_order"], set(res["truth_tie_group"])
+            cell_out: dict[str, Any] = {"truth_order": names, "truth_tie_group": sorted(tie), "sources": {}}
+            for source in SOURCES:
+                means = source_means(cell, names, source)
+                if means is None:
+                    continue
+                rows = {}
+                for m in METRICS:
+                    order = sorted(names, key=lambda n, m=m: (-means[n][m], n))  # exact ties: by name, not truth
+                    tied_top = means[order[0]][m] == means[order[1]][m]
+                    rows[m] = {
+                        "order": order,
+                        "hit": order[0] in tie,
+                        "strict": order[0] == names[0],
+                        "tied_top": tied_top,
+                    }
+                examples = next(iter(means.values()))["examples"]
+                cell_out["sources"][source] = {"examples": examples, "means": means, "metrics": rows}
+            if cell_out["sources"]:
+                out[f"{task}@{budget}"] = cell_out
+    return out
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """Rows: source x metric; columns: cells (pick, tie-aware hit); last column: hits of cells."""
+    cells = list(results)
+    lines = [
+        "| proxy | metric | " + " | ".join(c.replace("@", " @ ") for c in cells) + " | tie-aware hits |",
+        "|---|---|" + "---|" * (len(cells) + 1),
+    ]
+    for source in SOURCES:
+        for m in METRICS:
+            marks, hits, seen = [], 0, 0
+            for c in cells:
+                row = results[c]["sources"].get(source, {}).get("metrics", {}).get(m)
+                if row is None:
+                    marks.append("-")
+                    continue
+                seen += 1
+                hits += row["hit"]
+                tied = " (exact tie, first by name)" if row["tied_top"] else ""
+                marks.append(f"{row['order'][0].split('-')[0][:5]} {'yes' if row['hit'] else 'no'}{tied}")
+            if seen:
+                lines.append(f"| {source} | {m} | " + " | ".join(marks) + f" | {hits} of {seen} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "fidelity")
+    parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
+    args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(RESULTS.read_text())["cells"]))
+        return
+    stored = json.loads(RESULTS.read_text())["cells"] if RESULTS.is_file() else {}
+    cells = stored | measure(json.loads(FIDELITY.read_text()), args.run_root)  # a deleted run folder keeps its cell
+    RESULTS.write_text(json.dumps({"cells": cells}, indent=1) + "\n")
+    print(markdown_table(cells))
+
+
+if __name__ == "__main__":
+    main()
