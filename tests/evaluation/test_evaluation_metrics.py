@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -37,6 +38,20 @@ def test_acc_and_acc_norm() -> None:
     assert compute("acc_norm", MC_ROWS) == pytest.approx(3 / 4)
     assert compute("acc", MC_ROWS[:2]) == pytest.approx(1 / 2)
     assert compute("acc_norm", MC_ROWS[:1]) == 0.0
+
+
+def test_choice_prob_by_hand_and_against_lm_eval_softmax() -> None:
+    import numpy as np
+    from lm_eval.utils import softmax
+
+    # row 1: e^-4 / (e^-4 + e^-5) = 1 / (1 + e^-1) = 0.7311; row 3: an even split, 0.5; row 4: 1 / (1 + e^-1)
+    row2 = 1 / (1 + math.exp(3) + math.exp(-3))  # e^-6 / (e^-6 + e^-3 + e^-9)
+    expected = (2 / (1 + math.exp(-1)) + row2 + 0.5) / 4
+    assert compute("choice_prob", MC_ROWS) == pytest.approx(expected)
+    theirs = np.mean([softmax(np.array(r["logliks"]))[r["answer"]] for r in MC_ROWS])  # lm-eval's brier input
+    assert compute("choice_prob", MC_ROWS) == pytest.approx(theirs)
+    assert compute("choice_prob", [{"answer": 2, "logliks": [-1e4, -1e4 - 1, -1e4 + 1]}]) < 1  # no overflow
+    assert compute("choice_prob", [{"answer": 0, "logliks": [-3.0] * 4}]) == pytest.approx(0.25)  # chance: 1 / k
 
 
 @pytest.mark.parametrize(

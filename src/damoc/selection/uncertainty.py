@@ -56,7 +56,7 @@ def example_groups(eval_file: Path, cluster_by: ClusterBy) -> dict[str, str] | N
     return out
 
 
-GUESSABLE = ("acc", "acc_norm")
+GUESSABLE = ("acc", "acc_norm", "choice_prob")
 """Metrics whose chance level is 1 / (number of choices) per example."""
 
 
