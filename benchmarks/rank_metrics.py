@@ -10,7 +10,7 @@ model runs: it reads the run folders and ``benchmarks/results/fidelity.json``.
 Scores, per example with choice log-likelihoods ``l_1..l_k`` and right choice ``a`` (``p = softmax(l)``):
 - ``acc``: ``argmax l == a`` (lm-evaluation-harness ``acc``);
 - ``acc_norm``: ``argmax l_i / len_i == a``, lengths in characters (lm-eval ``acc_norm``);
-- ``prob``: ``p_a``, the probability of the right choice among the choices;
+- ``prob``: ``p_a``, the probability of the right choice among the choices (damoc's ``choice_prob``);
 - ``logp``: ``log p_a`` (the log score, a proper scoring rule);
 - ``brier``: ``-sum_i (p_i - [i == a])^2`` (lm-eval's ``brier_score``, negated so higher is better).
 
@@ -37,26 +37,20 @@ FIDELITY = ROOT / "benchmarks" / "results" / "fidelity.json"
 RESULTS = ROOT / "benchmarks" / "results" / "rank_metrics.json"
 SOURCES = ("eval", "subset_tuning", "data_only", "model_only", "zero_shot")
 METRICS = ("acc", "acc_norm", "prob", "logp", "brier")
+DAMOC_METRICS = {"acc": "acc", "acc_norm": "acc_norm", "prob": "choice_prob"}
+"""Scores that are registered damoc metrics (``rank_by`` values), by this script's name for them."""
 
 
 def example_scores(row: dict[str, Any]) -> dict[str, float]:
-    """Every metric of one multiple-choice prediction row."""
+    """Every metric of one multiple-choice prediction row (acc, acc_norm and prob are damoc's own metrics)."""
+    from damoc.registry import registry
+
+    one = {m: registry("metric").build(name).compute([row]) for m, name in DAMOC_METRICS.items()}
     lls, a = row["logliks"], row["answer"]
     top = max(lls)
     log_z = top + math.log(sum(math.exp(x - top) for x in lls))
     probs = [math.exp(x - log_z) for x in lls]
-    normed = [x / max(n, 1) for x, n in zip(lls, row["choice_lengths"], strict=True)]
-    return {
-        "acc": float(_argmax(lls) == a),
-        "acc_norm": float(_argmax(normed) == a),
-        "prob": probs[a],
-        "logp": lls[a] - log_z,
-        "brier": -sum((p - (i == a)) ** 2 for i, p in enumerate(probs)),
-    }
-
-
-def _argmax(values: list[float]) -> int:
-    return max(range(len(values)), key=lambda i: (values[i], -i))
+    return one | {"logp": lls[a] - log_z, "brier": -sum((p - (i == a)) ** 2 for i, p in enumerate(probs))}
 
 
 def source_means(cell: Path, names: list[str], source: str) -> dict[str, dict[str, float]] | None:

@@ -12,12 +12,12 @@ from typing import Literal
 from damoc.config import DataConfig, MethodSpec, SourceSpec, TaskConfig
 from damoc.context import DEFAULT_CONTEXT, StageContext
 from damoc.data.explain import cluster_count, dropped_samples, rewritten_samples
-from damoc.data.tokens import TokenCounter
+from damoc.data.tokens import TokenCounter, prompt_target_text
 from damoc.errors import ConfigError, DataError
 from damoc.progress import tick
 from damoc.reports import CALIB_FILE, EVAL_FILE, TRAIN_FILE, DataReport, StepReport, write_stage_report
 from damoc.tasks.load import Example, load_split, task_sources, write_examples
-from damoc.tasks.prompts import PromptSpec, render_prompt, target_text
+from damoc.tasks.prompts import PromptSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ def compress_dataset(
         steps.append(step)
         tick(progress, "data steps", i + 1, len(cfg.steps))
     calib = draw_calibration(examples, cfg.calibration_samples, seed)
+    chars_before = count_characters(train, prompt)
+    tokens_before = tokens.count(train, prompt) if tokens else None
     write_examples(out_dir / TRAIN_FILE, examples)
     write_examples(out_dir / EVAL_FILE, evals)
     write_examples(out_dir / CALIB_FILE, calib)
@@ -74,11 +76,11 @@ def compress_dataset(
         train_examples_after=len(examples),
         eval_examples=len(evals),
         calibration_examples=len(calib),
-        characters_before=count_characters(train, prompt),
-        characters_after=count_characters(examples, prompt),
+        characters_before=chars_before,
+        characters_after=steps[-1].characters_after if steps else chars_before,  # the last step counted them
         tokenizer=tokens.name if tokens else None,
-        tokens_before=tokens.count(train, prompt) if tokens else None,
-        tokens_after=tokens.count(examples, prompt) if tokens else None,
+        tokens_before=tokens_before,
+        tokens_after=steps[-1].tokens_after if steps else tokens_before,
         clusters_before=cluster_count(train),
         clusters_after=cluster_count(examples),
         steps=steps,
@@ -186,4 +188,4 @@ def draw_calibration(examples: list[Example], num_samples: int, seed: int) -> li
 
 def count_characters(examples: list[Example], prompt: PromptSpec | None = None) -> int:
     """Characters of prompt plus target text (no chat template), summed: what token compression reduces."""
-    return sum(len(render_prompt(ex, prompt)) + len(target_text(ex, prompt)) for ex in examples)
+    return sum(len(prompt_target_text(ex, prompt)) for ex in examples)

@@ -16,6 +16,11 @@ BATCH = 512
 """Texts tokenised per call (a fast tokenizer works through a batch in parallel)."""
 
 
+def prompt_target_text(ex: Example, prompt: PromptSpec | None = None) -> str:
+    """The prompt followed by the target, no chat template: the text the data report measures."""
+    return render_prompt(ex, prompt) + target_text(ex, prompt)
+
+
 @dataclass(frozen=True)
 class TokenCounter:
     """A named tokenizer that counts prompt + target tokens, as ``count_characters`` counts characters."""
@@ -25,7 +30,7 @@ class TokenCounter:
 
     def count(self, examples: list[Example], prompt: PromptSpec | None = None) -> int:
         """Tokens of prompt plus target text (no chat template, no special tokens), summed over ``examples``."""
-        texts = [render_prompt(ex, prompt) + target_text(ex, prompt) for ex in examples]
+        texts = [prompt_target_text(ex, prompt) for ex in examples]
         total = 0
         for i in range(0, len(texts), BATCH):
             enc = self.tokenizer(texts[i : i + BATCH], add_special_tokens=False, verbose=False)

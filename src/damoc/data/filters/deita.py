@@ -48,9 +48,10 @@ class DeitaFilter(Method):
             return []
         scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
-        kept = select_deita(scores, vectors, p.kept_of(len(examples)), p.threshold)
+        asked = p.kept_of(len(examples))
+        kept = select_deita(scores, vectors, asked, p.threshold)
         self.record = FilterRecord("ifd", [float(s) if np.isfinite(s) else None for s in scores])
-        log.info("deita: kept %d of %d (asked %d)", len(kept), len(examples), p.kept_of(len(examples)))
+        log.info("deita: kept %d of %d (asked %d)", len(kept), len(examples), asked)
         return kept
 
 
