@@ -11,7 +11,7 @@ Scores, per example with choice log-likelihoods ``l_1..l_k`` and right choice ``
 - ``acc``: ``argmax l == a`` (lm-evaluation-harness ``acc``);
 - ``acc_norm``: ``argmax l_i / len_i == a``, lengths in characters (lm-eval ``acc_norm``);
 - ``prob``: ``p_a``, the probability of the right choice among the choices (damoc's ``choice_prob``);
-- ``logp``: ``log p_a`` (the log score, a proper scoring rule);
+- ``logp``: ``log p_a`` (the log score, a proper scoring rule; damoc's ``choice_logprob``);
 - ``brier``: ``-sum_i (p_i - [i == a])^2`` (lm-eval's ``brier_score``, negated so higher is better).
 
 The metric is chosen after looking at the measured tasks, so any task measured later is the held-out
@@ -37,12 +37,12 @@ FIDELITY = ROOT / "benchmarks" / "results" / "fidelity.json"
 RESULTS = ROOT / "benchmarks" / "results" / "rank_metrics.json"
 SOURCES = ("eval", "subset_tuning", "data_only", "model_only", "zero_shot")
 METRICS = ("acc", "acc_norm", "prob", "logp", "brier")
-DAMOC_METRICS = {"acc": "acc", "acc_norm": "acc_norm", "prob": "choice_prob"}
+DAMOC_METRICS = {"acc": "acc", "acc_norm": "acc_norm", "prob": "choice_prob", "logp": "choice_logprob"}
 """Scores that are registered damoc metrics (``rank_by`` values), by this script's name for them."""
 
 
 def example_scores(row: dict[str, Any]) -> dict[str, float]:
-    """Every metric of one multiple-choice prediction row (acc, acc_norm and prob are damoc's own metrics)."""
+    """Every metric of one multiple-choice prediction row (all but brier are damoc's own metrics)."""
     from damoc.registry import registry
 
     one = {m: registry("metric").build(name).compute([row]) for m, name in DAMOC_METRICS.items()}
@@ -50,7 +50,7 @@ def example_scores(row: dict[str, Any]) -> dict[str, float]:
     top = max(lls)
     log_z = top + math.log(sum(math.exp(x - top) for x in lls))
     probs = [math.exp(x - log_z) for x in lls]
-    return one | {"logp": lls[a] - log_z, "brier": -sum((p - (i == a)) ** 2 for i, p in enumerate(probs))}
+    return one | {"brier": -sum((p - (i == a)) ** 2 for i, p in enumerate(probs))}
 
 
 def source_means(cell: Path, names: list[str], source: str) -> dict[str, dict[str, float]] | None:

@@ -54,6 +54,22 @@ def test_choice_prob_by_hand_and_against_lm_eval_softmax() -> None:
     assert compute("choice_prob", [{"answer": 0, "logliks": [-3.0] * 4}]) == pytest.approx(0.25)  # chance: 1 / k
 
 
+def test_choice_logprob_by_hand_and_against_torch_log_softmax() -> None:
+    import torch
+
+    # row 1: log(1 / (1 + e^-1)) = -0.3133; row 3: log 0.5; row 4: as row 1
+    row2 = -math.log(1 + math.exp(3) + math.exp(-3))  # log(e^-6 / (e^-6 + e^-3 + e^-9))
+    expected = (2 * -math.log(1 + math.exp(-1)) + row2 + math.log(0.5)) / 4
+    assert compute("choice_logprob", MC_ROWS) == pytest.approx(expected)
+    theirs = sum(
+        torch.log_softmax(torch.tensor(r["logliks"], dtype=torch.float64), dim=0)[r["answer"]].item() for r in MC_ROWS
+    ) / len(MC_ROWS)
+    assert compute("choice_logprob", MC_ROWS) == pytest.approx(theirs)
+    assert compute("choice_logprob", [{"answer": 1, "logliks": [-1e4, -1e4 - 50]}]) == pytest.approx(-50, abs=1e-9)
+    assert compute("choice_logprob", [{"answer": 0, "logliks": [-3.0] * 4}]) == pytest.approx(math.log(0.25))
+    assert compute("choice_logprob", []) == 0.0
+
+
 @pytest.mark.parametrize(
     ("text", "normal"),
     [("The Cat!", "cat"), ("  An   apple, a day ", "apple day"), ("theatre", "theatre"), ("U.S.A.", "usa")],
@@ -84,7 +100,8 @@ def test_every_metric_follows_the_contract(name: str) -> None:
     metric = registry("metric").build(name)
     assert metric.task_types and set(metric.task_types) <= {"multiple_choice", "qa"}
     rows = MC_ROWS if "multiple_choice" in metric.task_types else QA_ROWS
-    assert 0.0 <= metric.compute(rows) <= 1.0
+    low, high = (-math.inf, 0.0) if name == "choice_logprob" else (0.0, 1.0)  # a log-probability is at most 0
+    assert low <= metric.compute(rows) <= high
     assert metric.compute([]) == 0.0
     with pytest.raises(ConfigError):
         registry("metric").build(name, {"no_such_param": 1})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from damoc.config import MethodSpec, SelectionConfig
 from damoc.errors import DamocError
 from damoc.report import write_report
 from damoc.reports import EvalReport, ProxyReport, TrainReport, write_stage_report
-from damoc.selection import rank_candidates
+from damoc.selection import rank_candidates, uncertainty
 
 
 def _eval(metrics: dict[str, float]) -> EvalReport:
@@ -143,6 +144,16 @@ def test_a_leader_not_above_guessing_is_called_uninformative(tmp_path: Path) -> 
     text = write_report(tmp_path)[0].read_text()
     assert "a leads, but not above guessing beyond noise (acc 0.500 by chance on these 100 eval examples)" in text
     assert "Raise `budget`" in text
+
+
+def test_chance_level_of_each_guessable_metric(tmp_path: Path) -> None:
+    write_eval_split(tmp_path, ["a", "b"])
+    eval_file = RunLayout(tmp_path).eval_file
+    assert uncertainty.chance_values(eval_file, ["q0", "q1"], "acc") == [0.5, 0.5]
+    assert uncertainty.chance_values(eval_file, ["q0", "q1"], "choice_prob") == [0.5, 0.5]
+    assert uncertainty.chance_values(eval_file, ["q0"], "choice_logprob") == [pytest.approx(math.log(0.5))]
+    assert uncertainty.chance_values(eval_file, ["q0"], "exact_match") is None  # no chance level
+    assert uncertainty.chance_values(tmp_path / "missing.jsonl", ["q0"], "acc") is None
 
 
 def test_examples_sharing_a_question_are_resampled_together(tmp_path: Path) -> None:

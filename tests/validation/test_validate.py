@@ -18,6 +18,7 @@ from damoc.selection.base import Ranking
 from damoc.testing import make_mc_records, tiny_run_config, write_jsonl
 from damoc.validation import ValidationReport, validate_selection
 from damoc.validation.base import GroundTruthTrainReport, validation_dir
+from damoc.validation.compare import Truth
 
 TRAIN_EXAMPLES = 8
 
@@ -154,3 +155,45 @@ def test_whole_train_split_and_the_eval_cap(tmp_path: Path, tiny_model_dirs: dic
     assert len(load_task(capped)[1]) == 5  # task.max_eval_examples, as the proxy's evaluation
     gt = capped.ground_truth.model_copy(update={"max_eval_examples": 3})
     assert len(load_task(capped.model_copy(update={"ground_truth": gt}))[1]) == 3  # ground_truth's own cap wins
+
+
+def test_a_proxy_ranked_by_a_smooth_score_is_judged_by_accuracy(
+    tmp_path: Path, tiny_model_dirs: dict[str, Path]
+) -> None:
+    from damoc.evaluation.metrics.base import build_metrics
+    from damoc.validation.compare import aligned_scores
+
+    smooth = {"rank_by": "choice_logprob", "baselines": ["model_size"]}
+    cfg = _config(tmp_path, tiny_model_dirs, selection=smooth, evaluation={"metrics": ["acc", "choice_logprob"]})
+    assert cfg.truth_metric() == "acc"  # choice_logprob is a proxy-only score
+    v = validate_selection(cfg)
+    assert (v.rank_by, v.truth_metric, v.judged_by) == ("choice_logprob", "acc", "acc")
+    for c in v.candidates:
+        assert c.proxy_score <= 0  # the proxy's mean log-probability of the right choice
+        assert c.truth.point == pytest.approx(c.truth_metrics["acc"])  # the ground truth's accuracy
+    md = (cfg.run_dir / "report.md").read_text()
+    assert "`acc` with 95% bootstrap intervals (the proxy is ranked by `choice_logprob`)" in md
+    assert "truth acc (95% CI)" in md and "proxy choice_logprob" in md
+    # the same ground truth judged by choice_logprob instead: ground_truth.metric
+    gt = cfg.ground_truth.model_copy(update={"metric": "choice_logprob"})
+    again = validate_selection(cfg.model_copy(update={"ground_truth": gt}))
+    assert again.judged_by == "choice_logprob" and all(c.truth.point <= 0 for c in again.candidates)
+    ours = {n: sum(v) / len(v) for n, v in aligned_scores(_truths(cfg), "choice_logprob")[1].items()}
+    assert {c.candidate: c.truth.point for c in again.candidates} == pytest.approx(ours, abs=1e-6)
+    assert build_metrics(["choice_logprob"], "multiple_choice")  # registered for rank_by
+
+
+def _truths(cfg: RunConfig) -> dict[str, Truth]:
+    from damoc.validation.truth import read_copied_truth
+
+    return {s.name: read_copied_truth(validation_dir(cfg.run_dir, s.name)) for s in cfg.candidates}
+
+
+def test_a_bad_ground_truth_metric_is_refused(tmp_path: Path, tiny_model_dirs: dict[str, Path]) -> None:
+    from damoc.errors import ConfigError
+    from damoc.preflight import validate_methods
+
+    cfg = _config(tmp_path, tiny_model_dirs)
+    gt = cfg.ground_truth.model_copy(update={"metric": "f1"})
+    with pytest.raises(ConfigError, match=r"ground_truth.metric: .*'f1' does not apply to multiple_choice"):
+        validate_methods(cfg.model_copy(update={"ground_truth": gt}))

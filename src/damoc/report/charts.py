@@ -208,7 +208,8 @@ def truth_scatter_figure(validation: ValidationReport, ranking: Ranking) -> Figu
     x = [c.proxy_score for c in rows]
     lows = [proxy[c.candidate].score_low if c.candidate in proxy else None for c in rows]
     highs = [proxy[c.candidate].score_high if c.candidate in proxy else None for c in rows]
-    fig = _figure(f"Proxy vs ground truth: {validation.rank_by} with {validation.level:.0%} intervals", 460)
+    title = f"Proxy {validation.rank_by} vs ground truth {validation.judged_by}, {validation.level:.0%} intervals"
+    fig = _figure(title, 460)
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -225,29 +226,32 @@ def truth_scatter_figure(validation: ValidationReport, ranking: Ranking) -> Figu
             hovertemplate="%{text}: proxy %{x:.3f}, truth %{y:.3f}<extra></extra>",
         )
     )
-    values = [*x, *(c.truth.low for c in rows), *(c.truth.high for c in rows)]
-    lo, hi = min(values), max(values)
-    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "#999"}, name="y = x"))
+    if validation.judged_by == validation.rank_by:  # the same scale on both axes
+        values = [*x, *(c.truth.low for c in rows), *(c.truth.high for c in rows)]
+        lo, hi = min(values), max(values)
+        fig.add_trace(
+            go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "#999"}, name="y = x")
+        )
     fig.update_xaxes(title_text=f"proxy {validation.rank_by}")
-    fig.update_yaxes(title_text=f"ground truth {validation.rank_by}")
+    fig.update_yaxes(title_text=f"ground truth {validation.judged_by}")
     return fig
 
 
 def learning_curves_figure(validation: ValidationReport) -> Figure:
-    """Each candidate's ``rank_by`` on the eval split at each learning-curve point of its ground-truth fine-tune."""
+    """Each candidate's ground-truth metric on the eval split at each learning-curve point of its fine-tune."""
     import plotly.graph_objects as go
 
-    fig = _figure(f"Ground-truth learning curves: {validation.rank_by} on the eval split", 400)
+    fig = _figure(f"Ground-truth learning curves: {validation.judged_by} on the eval split", 400)
     for c in validation.candidates:
-        points = [p for p in c.curve if validation.rank_by in p.metrics]
+        points = [p for p in c.curve if validation.judged_by in p.metrics]
         fig.add_trace(
             go.Scatter(
                 x=[p.epoch for p in points],
-                y=[p.metrics[validation.rank_by] for p in points],
+                y=[p.metrics[validation.judged_by] for p in points],
                 mode="lines+markers",
                 name=c.candidate,
             )
         )
     fig.update_xaxes(title_text="epochs")
-    fig.update_yaxes(title_text=validation.rank_by)
+    fig.update_yaxes(title_text=validation.judged_by)
     return fig

@@ -151,7 +151,7 @@ def add_uncertainty(ranking: Ranking, layout: RunLayout, cfg: SelectionConfig) -
     values, groups, ids = loaded
     seed = cfg.bootstrap_seed
     iv = uncertainty.intervals(values, groups, seed)
-    guess = uncertainty.chance_values(layout.eval_file, ids) if cfg.rank_by in uncertainty.GUESSABLE else None
+    guess = uncertainty.chance_values(layout.eval_file, ids, cfg.rank_by)
     rows = [
         c.model_copy(update={"score_low": iv[c.candidate].low, "score_high": iv[c.candidate].high})
         for c in ranking.candidates

@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -56,13 +57,28 @@ def example_groups(eval_file: Path, cluster_by: ClusterBy) -> dict[str, str] | N
     return out
 
 
-GUESSABLE = ("acc", "acc_norm", "choice_prob")
-"""Metrics whose chance level is 1 / (number of choices) per example."""
+def _one_in_k(k: int) -> float:
+    return 1.0 / k
 
 
-def chance_values(eval_file: Path, ids: Sequence[str]) -> list[float] | None:
-    """1 / (number of choices) of each example in ``ids``: what uniform guessing scores; None without choices."""
-    if not eval_file.is_file():
+def _log_one_in_k(k: int) -> float:
+    return -math.log(k)
+
+
+CHANCE: dict[str, Callable[[int], float]] = {
+    "acc": _one_in_k,
+    "acc_norm": _one_in_k,
+    "choice_prob": _one_in_k,
+    "choice_logprob": _log_one_in_k,
+}
+"""What uniform guessing scores per example with k choices, for the metrics that have a chance level."""
+
+
+def chance_values(eval_file: Path, ids: Sequence[str], rank_by: str = "acc") -> list[float] | None:
+    """What uniform guessing scores on each example in ``ids`` under ``rank_by`` (1 / k for accuracy,
+    log(1 / k) for ``choice_logprob``, k = its number of choices); None without choices or a chance level."""
+    level = CHANCE.get(rank_by)
+    if level is None or not eval_file.is_file():
         return None
     choices = {}
     for line in eval_file.read_text(encoding="utf-8").splitlines():
@@ -71,7 +87,7 @@ def chance_values(eval_file: Path, ids: Sequence[str]) -> list[float] | None:
             choices[str(rec["id"])] = len(rec.get("choices") or ())
     if any(choices.get(i, 0) < 2 for i in ids):
         return None
-    return [1.0 / choices[i] for i in ids]
+    return [level(choices[i]) for i in ids]
 
 
 def above_chance(

@@ -137,6 +137,9 @@ class ValidationReport(StageReport):
     file_name: ClassVar[str] = VALIDATION_FILE
 
     rank_by: str
+    truth_metric: str | None = Field(
+        None, description="what the ground truth is judged by (ground_truth.metric resolved); None: rank_by"
+    )
     level: float = 0.95
     eval_examples: int
     train_examples: int
@@ -150,3 +153,8 @@ class ValidationReport(StageReport):
     top1: PickCheck
     baselines: list[PickCheck]
     costs: Costs
+
+    @property
+    def judged_by(self) -> str:
+        """The metric of the ground-truth scores, intervals and curves."""
+        return self.truth_metric or self.rank_by

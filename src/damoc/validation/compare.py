@@ -1,7 +1,8 @@
 """The proxy ranking against the ground truth: intervals, agreement, picks and costs. Torch-free.
 
 Per-example scores come from the ground truth's prediction rows (each row scored alone by the
-``rank_by`` metric: multiple choice ``acc`` is ``pred == answer``), so every interval is a bootstrap
+ground truth's metric, ``ground_truth.metric`` resolved, by default the proxy's ``rank_by``: multiple
+choice ``acc`` is ``pred == answer``), so every interval is a bootstrap
 over the same eval questions (:mod:`damoc.selection.agreement`), clustered as the proxy ranking's
 intervals are (``selection.cluster_by``).
 """
@@ -72,6 +73,7 @@ class Inputs:
         ground_truth: the ``ground_truth`` config section, recorded in the report.
         clusters: eval example id -> cluster key (examples resampled together); None: each alone.
         seed: bootstrap seed.
+        truth_metric: what the ground truth is judged by; None: the ranking's ``rank_by``.
     """
 
     ranking: Ranking
@@ -79,14 +81,16 @@ class Inputs:
     ground_truth: dict[str, Any]
     clusters: Mapping[str, str] | None = None
     seed: int = 0
+    truth_metric: str | None = None
 
 
 def compare(inputs: Inputs, truths: Mapping[str, Truth]) -> ValidationReport:
     """Build ``validation.json``'s report from the proxy ranking and the finished ground truths."""
     ranking, seed = inputs.ranking, inputs.seed
     rank_by = ranking.rank_by
+    judged_by = inputs.truth_metric or rank_by
     proxy = {c.candidate: c for c in ranking.candidates if c.candidate in truths}
-    ids, per_example = aligned_scores(truths, rank_by)
+    ids, per_example = aligned_scores(truths, judged_by)
     groups = [inputs.clusters.get(i, i) for i in ids] if inputs.clusters is not None else None
     truth_scores = {n: sum(v) / len(v) for n, v in per_example.items()}
     truth_order = sorted(truth_scores, key=lambda n: (-truth_scores[n], n))
@@ -100,6 +104,7 @@ def compare(inputs: Inputs, truths: Mapping[str, Truth]) -> ValidationReport:
     proxy_scores = {n: proxy[n].score for n in proxy}
     return ValidationReport(
         rank_by=rank_by,
+        truth_metric=judged_by,
         level=LEVEL,
         eval_examples=len(next(iter(per_example.values()))),
         train_examples=next(iter(truths.values())).train.train_examples,

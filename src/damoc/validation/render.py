@@ -42,10 +42,12 @@ def rankings_block(v: ValidationReport) -> Block:
     text = (
         f"Ground truth: each full candidate fine-tuned ({gt.get('method')}, {gt.get('epochs'):g} epochs, "
         f"learning rate {gt.get('learning_rate'):g}) on all {v.train_examples} training examples and evaluated "
-        f"on {v.eval_examples} eval examples; `{v.rank_by}` with {v.level:.0%} bootstrap intervals. "
+        f"on {v.eval_examples} eval examples; `{v.judged_by}` with {v.level:.0%} bootstrap intervals"
+        + ("" if v.judged_by == v.rank_by else f" (the proxy is ranked by `{v.rank_by}`)")
+        + ". "
         + _tie_sentence(v.truth_tie_group)
     )
-    header = ["candidate", "proxy rank", f"proxy {v.rank_by}", "truth rank", f"truth {v.rank_by} (95% CI)", "tied"]
+    header = ["candidate", "proxy rank", f"proxy {v.rank_by}", "truth rank", f"truth {v.judged_by} (95% CI)", "tied"]
     rows = [
         [c.candidate, str(c.proxy_rank), _f(c.proxy_score), str(c.truth_rank),
          f"{_f(c.truth.point)} ({_f(c.truth.low)} to {_f(c.truth.high)})", _yes(c.in_truth_tie_group)]
@@ -87,14 +89,14 @@ def costs_block(v: ValidationReport) -> Block:
 
 
 def curve_block(v: ValidationReport) -> Block:
-    """Each candidate's ``rank_by`` score on the eval split after each curve point (columns: epochs)."""
+    """Each candidate's ground-truth metric on the eval split after each curve point (columns: epochs)."""
     epochs = sorted({p.epoch for c in v.candidates for p in c.curve})
     header = ["candidate", *(f"{e:g} ep" for e in epochs)]
     rows = []
     for c in v.candidates:
-        at = {p.epoch: p.metrics.get(v.rank_by) for p in c.curve}
+        at = {p.epoch: p.metrics.get(v.judged_by) for p in c.curve}
         rows.append([c.candidate, *(_f(at.get(e)) for e in epochs)])
-    return "Learning curves", f"`{v.rank_by}` on the eval split during the ground-truth fine-tune.", header, rows
+    return "Learning curves", f"`{v.judged_by}` on the eval split during the ground-truth fine-tune.", header, rows
 
 
 def blocks(v: ValidationReport) -> list[Block]:

@@ -67,6 +67,7 @@ def validate_selection(cfg: RunConfig, progress: ProgressFn | None = None) -> Va
             ground_truth=cfg.ground_truth.model_dump(mode="json"),
             clusters=clusters(evals, cfg.selection.cluster_by),
             seed=cfg.selection.bootstrap_seed,
+            truth_metric=cfg.truth_metric(),
         )
         report = compare(inputs, truths)
         write_stage_report(layout.root, report)

@@ -32,7 +32,7 @@ class Metric(Protocol):
     Params: ClassVar[type[MethodParams]]
 
     def compute(self, rows: list[dict[str, Any]]) -> float:
-        """The metric over all rows, in [0, 1] (0.0 for no rows)."""
+        """The metric over all rows, in [0, 1] except ``choice_logprob`` (at most 0); 0.0 for no rows."""
         ...
 
 
