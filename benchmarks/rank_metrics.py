@@ -20,8 +20,14 @@ test of a choice made here. The choice (``subset_tuning`` ranked by ``prob``, ``
 cell was looked at, but its commit (dd5b389) landed together with that cell's results, so general_qa
 is not a verifiable held-out test; reading_comprehension, not run yet, is.
 
+A prediction can be written down before its ground truth exists (``--predict TASK``): every source's
+order under every score, read from a cell that ran without its ground truth (``damoc run`` with the
+cell's overrides), stored with the time and the commit under ``predictions``; once the ground truth
+exists, the cell is graded like the others and the stored prediction shows what was said before.
+
 Run:  .venv/bin/python benchmarks/rank_metrics.py            -> benchmarks/results/rank_metrics.json
       .venv/bin/python benchmarks/rank_metrics.py --table    (the README table)
+      .venv/bin/python benchmarks/rank_metrics.py --predict reading_comprehension [--budget 0.03125 --epochs 1]
 """
 
 from __future__ import annotations
@@ -102,6 +108,37 @@ def measure(fidelity: dict[str, Any], run_root: Path) -> dict[str, Any]:
     return out
 
 
+RULE = ("subset_tuning", "logp")
+"""The choice under test: the full model tuned on a random subset at the proxy's compute, ranked by log p."""
+
+
+def predict(task: str, budget: float, epochs: float, run_root: Path) -> dict[str, Any]:
+    """Every source's order under every score in a cell whose ground truth is not known yet."""
+    import datetime
+    import subprocess
+
+    cell = run_root / task / f"e{epochs:g}-b{budget:g}"
+    ranking = json.loads((cell / "ranking.json").read_text(encoding="utf-8"))
+    names = [c["candidate"] for c in ranking["candidates"]]
+    sources: dict[str, Any] = {}
+    for source in SOURCES:
+        means = source_means(cell, names, source)
+        if means is not None:
+            orders = {m: sorted(names, key=lambda n, m=m: (-means[n][m], n)) for m in METRICS}
+            sources[source] = {"examples": next(iter(means.values()))["examples"], "means": means, "orders": orders}
+    if RULE[0] not in sources:
+        raise SystemExit(f"{cell}: no {RULE[0]} predictions; run the cell with selection.baselines including it")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    return {
+        "written_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit_before": commit,
+        "rule": f"{RULE[0]} ranked by {RULE[1]}",
+        "rule_pick": sources[RULE[0]]["orders"][RULE[1]][0],
+        "proxy_pick": ranking["best"],
+        "sources": sources,
+    }
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     """Rows: source x metric; columns: cells (pick, tie-aware hit); last column: hits of cells."""
     cells = list(results)
@@ -130,14 +167,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "fidelity")
     parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
+    parser.add_argument("--predict", metavar="TASK", help="write down the picks of a cell with no ground truth yet")
+    parser.add_argument("--budget", type=float, default=0.03125, help="--predict: the cell's budget")
+    parser.add_argument("--epochs", type=float, default=1.0, help="--predict: the ground truth's epochs")
     args = parser.parse_args()
+    stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"cells": {}}
     if args.table:
-        print(markdown_table(json.loads(RESULTS.read_text())["cells"]))
+        print(markdown_table(stored["cells"]))
+        for key, p in stored.get("predictions", {}).items():
+            print(f"\n{key}, written {p['written_at']} (after commit {p['commit_before'][:7]}): {p['rule']} picks "
+                  f"{p['rule_pick']}; damoc's proxy picks {p['proxy_pick']}")  # fmt: skip
         return
-    stored = json.loads(RESULTS.read_text())["cells"] if RESULTS.is_file() else {}
-    cells = stored | measure(json.loads(FIDELITY.read_text()), args.run_root)  # a deleted run folder keeps its cell
-    RESULTS.write_text(json.dumps({"cells": cells}, indent=1) + "\n")
-    print(markdown_table(cells))
+    if args.predict:
+        key = f"{args.predict}@{args.budget:g}"
+        if key in stored.get("predictions", {}):
+            raise SystemExit(f"{key}: a prediction is already written down ({RESULTS}); it is never overwritten")
+        stored.setdefault("predictions", {})[key] = predict(args.predict, args.budget, args.epochs, args.run_root)
+        RESULTS.write_text(json.dumps(stored, indent=1) + "\n")
+        print(json.dumps({k: v for k, v in stored["predictions"][key].items() if k != "sources"}, indent=1))
+        return
+    # a deleted run folder keeps its cell
+    stored["cells"] = stored["cells"] | measure(json.loads(FIDELITY.read_text()), args.run_root)
+    RESULTS.write_text(json.dumps(stored, indent=1) + "\n")
+    print(markdown_table(stored["cells"]))
 
 
 if __name__ == "__main__":

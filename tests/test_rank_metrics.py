@@ -42,3 +42,32 @@ def test_brier_matches_lm_evaluation_harness() -> None:
     ours = -np.mean([_module().example_scores(r)["brier"] for r in rows])
     theirs = brier_score([(r["answer"], softmax(np.array(r["logliks"]))) for r in rows])
     assert ours == pytest.approx(theirs, rel=1e-9)
+
+
+def test_predict_writes_each_sources_order_without_a_ground_truth(tmp_path: Path) -> None:
+    import json
+
+    cell = tmp_path / "task" / "e1-b0.03125"
+    # a: the right choice has p 0.9, then 0.2 (the others 0.4 each: wrong), acc 1/2; b: p 0.4 twice, the others 0.3: acc 1
+    probs = {"a": [0.9, 0.2], "b": [0.4, 0.4]}
+    for name, ps in probs.items():
+        for source in ("eval", "subset_tuning"):
+            folder = cell / "models" / name / source
+            folder.mkdir(parents=True)
+            rows = [
+                {"id": str(i), "answer": 0, "logliks": [math.log(p), math.log((1 - p) / 2), math.log((1 - p) / 2)],
+                 "choice_lengths": [1, 1, 1]}
+                for i, p in enumerate(ps)
+            ]  # fmt: skip
+            (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ranking = {"best": "a", "candidates": [{"candidate": "a"}, {"candidate": "b"}]}
+    (cell / "ranking.json").write_text(json.dumps(ranking))
+    out = _module().predict("task", 0.03125, 1.0, tmp_path)
+    # log p: a (log 0.9 + log 0.2) / 2 = -0.857, b log 0.4 = -0.916 -> a; prob: a 0.55 > b 0.4
+    assert out["rule"] == "subset_tuning ranked by logp" and out["rule_pick"] == "a" and out["proxy_pick"] == "a"
+    means = out["sources"]["subset_tuning"]["means"]
+    assert means["a"]["logp"] == pytest.approx((math.log(0.9) + math.log(0.2)) / 2)
+    assert means["b"]["prob"] == pytest.approx(0.4) and (means["a"]["acc"], means["b"]["acc"]) == (0.5, 1.0)
+    orders = out["sources"]["eval"]["orders"]
+    assert (orders["acc"], orders["prob"], orders["logp"]) == (["b", "a"], ["a", "b"], ["a", "b"])
+    assert len(out["commit_before"]) == 40
