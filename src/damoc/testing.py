@@ -188,6 +188,24 @@ FILLER_WORDS = frozenset(
 )
 
 
+def busy_event_sender(events: Any, name: str, seconds: float = 3.0) -> tuple[float, float]:
+    """Compute for ``seconds`` while sending progress events as a candidate job does (run as a Ray task).
+
+    Returns the task's start and end times (``time.time()``).
+    """
+    import time
+
+    from damoc.executors.ray import _EventSender
+
+    send, start = _EventSender(events), time.time()
+    step = 0
+    while time.time() < start + seconds:
+        sum(i * i for i in range(20_000))
+        step += 1
+        send(name, f"{name} train", step, 10**6)
+    return start, time.time()
+
+
 def readme_python_block(readme: Path, marker: str) -> str:
     """The Python code block right after the ``marker`` line in ``readme`` (tests run README examples as written)."""
     text = readme.read_text(encoding="utf-8")

@@ -23,7 +23,14 @@ from damoc.config import CandidateResources
 from damoc.errors import ConfigError, ExecutorError
 from damoc.loading import parse_config
 from damoc.pipeline import run
-from damoc.testing import damaged_artefacts, make_mc_records, ranking_scores, tiny_run_config, write_jsonl
+from damoc.testing import (
+    busy_event_sender,
+    damaged_artefacts,
+    make_mc_records,
+    ranking_scores,
+    tiny_run_config,
+    write_jsonl,
+)
 
 PAIR = ("llama", "qwen2")
 
@@ -85,6 +92,21 @@ def test_ray_gives_the_local_results_and_forwards_progress(
     assert finished["ray"] == finished["local"]
     assert {d.split()[1] for d, _ in finished["ray"]} >= {"train", "evaluate"}
     assert {d.split()[0] for d, _ in finished["ray"]} == {"tiny-llama", "tiny-qwen2"}
+
+
+def test_sending_progress_keeps_a_candidates_cpus(ray_runtime: Any) -> None:
+    # 2 CPUs in the runtime, 2 per task: one task at a time, even while it sends events. Ray releases a
+    # task's CPUs while it blocks in ray.get, so a waited-for put let the second task start beside the first
+    from ray.util.queue import Queue
+
+    events = Queue(actor_options={"num_cpus": 0})
+    task = ray_runtime.remote(busy_event_sender)
+    try:
+        (_, a1), (b0, _) = sorted(ray_runtime.get([task.options(num_cpus=2).remote(events, n) for n in "ab"]))
+        assert events.qsize() > 10  # the events did arrive
+    finally:
+        ray_runtime.kill(events.actor)
+    assert b0 >= a1 - 0.05, f"the second task started {a1 - b0:.2f} s before the first ended"
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,14 @@ def _outcome(ray: ModuleType, ref: Any, job: CandidateJob) -> FailureReport | No
 
 
 class _EventSender:
-    """Puts a job's progress events on the driver's queue: a step's last event always, others at most every 0.2 s."""
+    """Puts a job's progress events on the driver's queue: a step's last event always, others at most every 0.2 s.
+
+    Fire and forget: the put is an actor call whose result is never awaited. ``Queue.put`` waits for
+    it with ``ray.get``, and Ray releases a task's CPUs while it blocks in ``ray.get``, so every event
+    let the scheduler start another candidate on CPUs this one goes on using: with
+    ``resources_per_candidate`` asking for every CPU, three candidates ran at once on 2 cores.
+    Calls from one worker to one actor run in submission order, so events keep their order.
+    """
 
     def __init__(self, queue: Any) -> None:
         self.queue = queue
@@ -143,7 +150,7 @@ class _EventSender:
         if done < total and now - self.sent.get(description, -EVENT_INTERVAL_S) < EVENT_INTERVAL_S:
             return
         self.sent[description] = now
-        self.queue.put((candidate, description, done, total))
+        self.queue.actor.put_nowait.remote((candidate, description, done, total))
 
 
 def run_job(job: CandidateJob, events: Any, cwd: str, log_level: int) -> None:
