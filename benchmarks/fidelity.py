@@ -248,6 +248,39 @@ def summary_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+PICK_COLUMNS = (
+    "model_size", "zero_shot", "subset_tuning", "data_only", "model_only", "ats",
+    "prescreen:perplexity", "prescreen:zero_shot", "prescreen:logme",
+)  # fmt: skip
+
+
+def picks_table(results: dict[str, Any]) -> str:
+    """Every method's pick at the default budget, one column each, with its tie-aware hits over the tasks."""
+    budget = str(results.get("default_budget", 0.03125))
+    lines = [
+        "| task | damoc | " + " | ".join(PICK_COLUMNS) + " |",
+        "|---|---|" + "---|" * len(PICK_COLUMNS),
+    ]
+    hits = dict.fromkeys(["damoc", *PICK_COLUMNS], 0)
+    seen = dict.fromkeys(hits, 0)
+    for task in results.get("summary", {}):
+        c = results["tasks"][task]["budgets"][budget]
+        picks = {"damoc": (c["proxy_order"][0], c["top1_tie_aware"])}
+        picks |= {b: (v["pick"], v["tie_aware"]) for b, v in c["baselines"].items() if b in PICK_COLUMNS}
+        marks = []
+        for method in hits:
+            if method not in picks:
+                marks.append("-")
+                continue
+            pick, hit = picks[method]
+            seen[method] += 1
+            hits[method] += bool(hit)
+            marks.append(f"{pick.split('-')[0]} {'yes' if hit else 'no'}")
+        lines.append(f"| {task} | " + " | ".join(marks) + " |")
+    lines.append("| **tie-aware hits** | " + " | ".join(f"**{hits[m]} of {seen[m]}**" for m in hits) + " |")
+    return "\n".join(lines)
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     """The README table: per task and budget, orders, agreement, picks and speed-ups."""
     lines = [
@@ -301,7 +334,7 @@ def main() -> None:
         return
     results = load_results()
     if args.table:
-        print(summary_table(results), "", markdown_table(results), sep="\n")
+        print(summary_table(results), "", picks_table(results), "", markdown_table(results), sep="\n")
         return
     label = f"+{args.label}" if args.label else ""
     if args.prescreens:
