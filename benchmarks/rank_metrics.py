@@ -134,7 +134,9 @@ def predict(task: str, budget: float, epochs: float, run_root: Path) -> dict[str
         "commit_before": commit,
         "rule": f"{RULE[0]} ranked by {RULE[1]}",
         "rule_pick": sources[RULE[0]]["orders"][RULE[1]][0],
-        "proxy_pick": ranking["best"],
+        "proxy_pick": ranking["candidates"][0]["candidate"],
+        "proxy_exact_tie": ranking["candidates"][0].get("tied_with", []),
+        "proxy_top_group": ranking.get("top_group", []),
         "sources": sources,
     }
 

@@ -60,7 +60,7 @@ def test_predict_writes_each_sources_order_without_a_ground_truth(tmp_path: Path
                 for i, p in enumerate(ps)
             ]  # fmt: skip
             (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    ranking = {"best": "a", "candidates": [{"candidate": "a"}, {"candidate": "b"}]}
+    ranking = {"candidates": [{"candidate": "a"}, {"candidate": "b"}], "top_group": ["a", "b"]}
     (cell / "ranking.json").write_text(json.dumps(ranking))
     out = _module().predict("task", 0.03125, 1.0, tmp_path)
     # log p: a (log 0.9 + log 0.2) / 2 = -0.857, b log 0.4 = -0.916 -> a; prob: a 0.55 > b 0.4
