@@ -299,10 +299,6 @@ class ExecutorConfig(_Frozen):
         return self
 
 
-PROXY_ONLY_METRICS = ("choice_prob", "choice_logprob")
-"""Smooth scores a proxy may be ranked by; the ground truth is judged by ``acc`` unless told otherwise."""
-
-
 class GroundTruthConfig(_Frozen):
     """Validation: the full fine-tune a practitioner would run (whole training set, uncompressed model)."""
 
@@ -327,11 +323,7 @@ class GroundTruthConfig(_Frozen):
     max_eval_examples: int | None = Field(
         None, gt=0, description="first N eval examples; None: task.max_eval_examples, else the whole eval split"
     )
-    metric: str | None = Field(
-        None,
-        description="what the fine-tuned models are judged by; None: selection.rank_by, or acc when that is a "
-        "proxy-only score (choice_prob, choice_logprob)",
-    )
+    metric: str | None = Field(None, description="judged by; None: rank_by, or acc for choice_prob/choice_logprob")
 
     @field_validator("curve_fractions")
     @classmethod
@@ -389,13 +381,6 @@ class RunConfig(_Frozen):
         if dupes:
             raise ValueError(f"duplicate candidate names {dupes}; give each a distinct 'name'")
         return self
-
-    def truth_metric(self) -> str:
-        """The metric the ground truth is judged by (``ground_truth.metric``, resolved)."""
-        if self.ground_truth.metric is not None:
-            return self.ground_truth.metric
-        rank_by = self.selection.rank_by
-        return "acc" if rank_by in PROXY_ONLY_METRICS else rank_by
 
     def metrics(self) -> list[str]:
         """The evaluation metrics, with the task type's defaults filled in."""

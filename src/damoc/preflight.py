@@ -36,8 +36,10 @@ def validate_methods(cfg: RunConfig) -> None:
         raise ConfigError(
             f"selection.rank_by: {cfg.selection.rank_by!r} is not among the evaluation metrics {cfg.metrics()}"
         )
+    from damoc.validation.recipe import truth_metric
+
     try:
-        build_metrics([cfg.truth_metric()], cfg.task.type)
+        build_metrics([truth_metric(cfg)], cfg.task.type)
     except ConfigError as exc:
         raise ConfigError(f"ground_truth.metric: {exc}") from None
     for name in cfg.selection.baselines:

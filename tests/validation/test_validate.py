@@ -162,10 +162,11 @@ def test_a_proxy_ranked_by_a_smooth_score_is_judged_by_accuracy(
 ) -> None:
     from damoc.evaluation.metrics.base import build_metrics
     from damoc.validation.compare import aligned_scores
+    from damoc.validation.recipe import truth_metric
 
     smooth = {"rank_by": "choice_logprob", "baselines": ["model_size"]}
     cfg = _config(tmp_path, tiny_model_dirs, selection=smooth, evaluation={"metrics": ["acc", "choice_logprob"]})
-    assert cfg.truth_metric() == "acc"  # choice_logprob is a proxy-only score
+    assert truth_metric(cfg) == "acc"  # choice_logprob is a proxy-only score
     v = validate_selection(cfg)
     assert (v.rank_by, v.truth_metric, v.judged_by) == ("choice_logprob", "acc", "acc")
     for c in v.candidates:

@@ -12,13 +12,26 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from damoc.config import GroundTruthConfig, TrainingConfig
+from damoc.config import GroundTruthConfig, RunConfig, TrainingConfig
 from damoc.tasks.example import Example
 from damoc.tasks.prompts import PromptSpec
 
 MAX_AUTO_SEQ_LEN = 1024
 """Cap on the automatic ``max_seq_len`` (the 99th percentile of the training lengths)."""
 AUTO_SEQ_LEN_QUANTILE = 0.99
+
+
+PROXY_ONLY_METRICS = ("choice_prob", "choice_logprob")
+"""Smooth scores a proxy may be ranked by; the ground truth is judged by ``acc`` unless told otherwise."""
+
+
+def truth_metric(cfg: RunConfig) -> str:
+    """The metric the ground truth is judged by: ``ground_truth.metric``, else ``selection.rank_by``, or
+    ``acc`` when that is a proxy-only score."""
+    if cfg.ground_truth.metric is not None:
+        return cfg.ground_truth.metric
+    rank_by = cfg.selection.rank_by
+    return "acc" if rank_by in PROXY_ONLY_METRICS else rank_by
 
 
 def training_config(gt: GroundTruthConfig, max_seq_len: int) -> TrainingConfig:

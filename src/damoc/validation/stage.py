@@ -21,6 +21,7 @@ from damoc.tasks.example import Example
 from damoc.validation.base import ValidationReport
 from damoc.validation.base import validation_dir as candidate_validation_dir
 from damoc.validation.compare import Inputs, compare
+from damoc.validation.recipe import truth_metric
 
 # one candidate's ground truth lives in damoc.validation.truth; these names stay importable from here
 from damoc.validation.truth import ground_truth as ground_truth
@@ -67,7 +68,7 @@ def validate_selection(cfg: RunConfig, progress: ProgressFn | None = None) -> Va
             ground_truth=cfg.ground_truth.model_dump(mode="json"),
             clusters=clusters(evals, cfg.selection.cluster_by),
             seed=cfg.selection.bootstrap_seed,
-            truth_metric=cfg.truth_metric(),
+            truth_metric=truth_metric(cfg),
         )
         report = compare(inputs, truths)
         write_stage_report(layout.root, report)
