@@ -77,6 +77,11 @@ def source_means(cell: Path, names: list[str], source: str) -> dict[str, dict[st
     return out
 
 
+def metric_order(means: dict[str, dict[str, float]], names: list[str], metric: str) -> list[str]:
+    """The candidates by one metric's mean, best first; exact ties by name (not by the ground truth)."""
+    return sorted(names, key=lambda n: (-means[n][metric], n))
+
+
 def measure(fidelity: dict[str, Any], run_root: Path) -> dict[str, Any]:
     """Per task and budget cell, per source and metric: the order and whether its pick is a (tie-aware) hit."""
     out: dict[str, Any] = {}
@@ -93,7 +98,7 @@ def measure(fidelity: dict[str, Any], run_root: Path) -> dict[str, Any]:
                     continue
                 rows = {}
                 for m in METRICS:
-                    order = sorted(names, key=lambda n, m=m: (-means[n][m], n))  # exact ties: by name, not truth
+                    order = metric_order(means, names, m)
                     tied_top = means[order[0]][m] == means[order[1]][m]
                     rows[m] = {
                         "order": order,
@@ -124,7 +129,7 @@ def predict(task: str, budget: float, epochs: float, run_root: Path) -> dict[str
     for source in SOURCES:
         means = source_means(cell, names, source)
         if means is not None:
-            orders = {m: sorted(names, key=lambda n, m=m: (-means[n][m], n)) for m in METRICS}
+            orders = {m: metric_order(means, names, m) for m in METRICS}
             sources[source] = {"examples": next(iter(means.values()))["examples"], "means": means, "orders": orders}
     if RULE[0] not in sources:
         raise SystemExit(f"{cell}: no {RULE[0]} predictions; run the cell with selection.baselines including it")

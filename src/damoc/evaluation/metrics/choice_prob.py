@@ -6,6 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from damoc.evaluation.metrics.base import METRICS, mean
+from damoc.evaluation.metrics.choice_logprob import right_choice_logprob
 from damoc.registry import Method
 
 
@@ -29,5 +30,4 @@ class ChoiceProbability(Method):
 
 
 def _right_choice_probability(logliks: list[float], answer: int) -> float:
-    top = max(logliks)
-    return math.exp(logliks[answer] - top) / sum(math.exp(x - top) for x in logliks)
+    return math.exp(right_choice_logprob(logliks, answer))
