@@ -93,10 +93,22 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
         "baseline_token_layers": baseline_token_layers(ranking),
         "proxy_leader_above_chance": leader_above_chance(ranking),
         "costs": report.costs.model_dump(),
+        "truth_keys": truth_keys(cfg),
         "seconds": round(time.time() - start, 1),
         "overrides": extra,
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+
+
+def truth_keys(cfg: Any) -> dict[str, str]:
+    """Each candidate's ground-truth cache key (weights, data, recipe, scoring, seed): which ground truth a cell has."""
+    from damoc.context import StageContext
+    from damoc.validation.stage import load_task
+    from damoc.validation.truth import build_job
+
+    ctx = StageContext.from_config(cfg, None)
+    train, evals = load_task(cfg)
+    return {spec.name: build_job(cfg, spec, train, evals, ctx).key for spec in cfg.candidates}
 
 
 def baseline_token_layers(ranking: dict[str, Any]) -> dict[str, int]:

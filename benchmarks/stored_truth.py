@@ -1,0 +1,188 @@
+"""Proxy variants judged against the ground truth the fidelity benchmark already measured.
+
+A ground truth (every bundled model fine-tuned on the whole training set) costs one to three hours
+per task on 2 cores; a proxy run costs three to six minutes. ``benchmarks/fidelity.py`` records each
+task's ground truth in ``benchmarks/results/fidelity.json``: every candidate's score with its 95%
+interval and the statistical tie group. This script runs only ``damoc run`` for a variant of the proxy
+recipe (``--set``: a data step, a scorer, a removal ratio, a ranking metric), on the same task config
+and budget as the stored cell, and scores its pick against that stored ground truth: strict and
+tie-aware top-1, RelAcc, Kendall tau, and the speed-ups against the stored ground truth's seconds.
+
+The stored ground truth only applies when it is the ground truth this config would train. Cells written
+since this script existed carry ``truth_keys``, each candidate's ground-truth cache key (a hash of its
+weights, the data, the recipe, the scoring settings and the seed); the variant's config must give the
+same keys, or it is refused. Older cells are marked ``truth_keys_checked: false`` (their task configs'
+``task`` and ``ground_truth`` sections are unchanged since the cells ran, by ``git log configs/``).
+
+This is for measuring (a data method's or a scorer's effect on the pick), not for choosing damoc's
+default recipe: the ground truth is scored on the eval split, and a recipe tuned against it is tuned
+on the eval split. A variant measured here is named by its label, never folded into the summary.
+
+Run:  .venv/bin/python benchmarks/stored_truth.py --label LABEL --set KEY=VALUE ... [--tasks ...] [--budget 0.03125]
+      .venv/bin/python benchmarks/stored_truth.py --table
+      -> runs/stored_truth/<label>/<task>/, merges {label: {task: cell}} into benchmarks/results/stored_truth.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from damoc.artifacts import package_versions
+from damoc.loading import load_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fidelity  # the cell overrides, the stored results, truth_keys
+
+ROOT = fidelity.ROOT
+RESULTS = ROOT / "benchmarks" / "results" / "stored_truth.json"
+
+
+def stored_cell(task: str, budget: float) -> dict[str, Any]:
+    """The fidelity benchmark's cell of the default recipe for ``task`` at ``budget``; a clear error without one."""
+    cells = fidelity.load_results()["tasks"].get(task, {}).get("budgets", {})
+    if str(budget) not in cells:
+        raise SystemExit(
+            f"{fidelity.RESULTS}: no ground truth for {task} at budget {budget:g} "
+            f"(stored: {sorted(cells) or 'none'}); run benchmarks/fidelity.py --tasks {task} first"
+        )
+    return cells[str(budget)]
+
+
+def judge(ranking: dict[str, Any], cell: dict[str, Any], data_seconds: float) -> dict[str, Any]:
+    """A proxy ranking (``ranking.json``) against a stored cell's ground truth."""
+    from damoc.selection.agreement import agreement
+    from damoc.validation.compare import pick_check
+
+    truth = {n: s["point"] for n, s in cell["truth_scores"].items()}
+    rows = sorted(ranking["candidates"], key=lambda c: c["rank"])
+    scores = {c["candidate"]: c["score"] for c in rows}
+    pick = rows[0]["candidate"]
+    check = pick_check("proxy", pick, truth, cell["truth_tie_group"])
+    stage = {s: sum(c["seconds"].get(s, 0.0) for c in rows) for s in ("model", "train", "eval")}
+    proxy_seconds = {"data": data_seconds, **stage, "total": data_seconds + sum(stage.values())}
+    truth_seconds = cell["costs"]["truth_seconds"]
+    proxy_tl = sum(c["train_tokens"] * c["layers_after"] for c in rows if c.get("train_tokens") is not None)
+    return {
+        "truth_order": cell["truth_order"],
+        "truth_tie_group": cell["truth_tie_group"],
+        "proxy_order": [c["candidate"] for c in rows],
+        "proxy_scores": scores,
+        "pick_tied_with": rows[0].get("tied_with", []),
+        "top1_strict": check.strict,
+        "top1_tie_aware": check.tie_aware,
+        "relacc": check.relacc,
+        "kendall_tau": agreement(scores, truth).get("kendall_tau"),
+        "proxy_leader_above_chance": fidelity.leader_above_chance(ranking),
+        "proxy_seconds": {k: round(v, 1) for k, v in proxy_seconds.items()},
+        "train_speedup": round(truth_seconds["train"] / stage["train"], 1) if stage["train"] else None,
+        "end_to_end_speedup": round(truth_seconds["total"] / proxy_seconds["total"], 1),
+        "token_layer_speedup": round(cell["costs"]["truth_token_layers"] / proxy_tl, 1) if proxy_tl else None,
+    }
+
+
+def run_variant(task: str, budget: float, label: str, extra: list[str], run_root: Path) -> dict[str, Any]:
+    """Run the proxy of one (task, variant) and judge it against the stored ground truth."""
+    from damoc.artifacts import RunLayout, read_manifest
+    from damoc.pipeline import run
+
+    cell = stored_cell(task, budget)
+    epochs = fidelity.load_results()["tasks"][task]["epochs"]
+    base = fidelity.overrides(task, budget, epochs, run_root / label, "")
+    cfg = load_config(ROOT / "configs" / f"{task}.yaml", [*base, "selection.baselines=[]", *cell["overrides"], *extra])
+    if "truth_keys" in cell and cell["truth_keys"] != (keys := fidelity.truth_keys(cfg)):
+        raise SystemExit(
+            f"{task}: the stored ground truth is not the one this config would train (its cache keys "
+            f"{cell['truth_keys']}, this config's {keys}): the data, recipe or candidates changed; "
+            f"re-run benchmarks/fidelity.py --tasks {task}"
+        )
+    start = time.time()
+    run(cfg)
+    layout = RunLayout(cfg.run_dir)
+    ranking = json.loads((layout.root / "ranking.json").read_text(encoding="utf-8"))
+    data_seconds = float((read_manifest(layout.data_dir) or {}).get("seconds", 0.0))
+    return {
+        **judge(ranking, cell, data_seconds),
+        "budget": budget,
+        "overrides": extra,
+        "truth_from": f"fidelity.json tasks.{task}.budgets.{budget}",
+        "truth_keys_checked": "truth_keys" in cell,
+        "seconds": round(time.time() - start, 1),
+    }
+
+
+def load() -> dict[str, Any]:
+    return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"variants": {}}
+
+
+def save(results: dict[str, Any]) -> None:
+    results["versions"] = package_versions()
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(RESULTS)
+
+
+def table(results: dict[str, Any]) -> str:
+    """One row per variant: its pick on each task (tie-aware hit), hits, and the median end-to-end speed-up."""
+    tasks = [t for t in fidelity.TASKS if any(t in v["tasks"] for v in results["variants"].values())]
+    lines = [
+        "| variant | overrides | " + " | ".join(tasks) + " | tie-aware hits | end-to-end speed-up (range) |",
+        "|---|---|" + "---|" * (len(tasks) + 2),
+    ]
+    for label, v in results["variants"].items():
+        cells, marks = v["tasks"], []
+        for t in tasks:
+            c = cells.get(t)
+            marks.append(
+                "-" if c is None else f"{c['proxy_order'][0].split('-')[0]} {'yes' if c['top1_tie_aware'] else 'no'}"
+            )
+        hits = sum(bool(c["top1_tie_aware"]) for c in cells.values())
+        speed = [c["end_to_end_speedup"] for c in cells.values()]
+        over = "; ".join(f"`{o}`" for o in v["overrides"]) or "(the default recipe)"
+        lines.append(
+            f"| {label} | {over} | "
+            + " | ".join(marks)
+            + f" | {hits} of {len(cells)} | {min(speed):.1f}-{max(speed):.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--label", help="the variant's name (results and run folders under it)")
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides that make the variant")
+    parser.add_argument("--tasks", nargs="+", default=None, help="default: every task with a stored ground truth")
+    parser.add_argument("--budget", type=float, default=0.03125)
+    parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "stored_truth")
+    parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
+    args = parser.parse_args()
+    results = load()
+    if args.table:
+        print(table(results))
+        return
+    if not args.label:
+        parser.error("--label is required (or --table)")
+    tasks = args.tasks or [t for t in fidelity.TASKS if t in fidelity.load_results()["tasks"]]
+    variant = results["variants"].setdefault(args.label, {"overrides": args.set, "tasks": {}})
+    if variant["overrides"] != args.set:
+        raise SystemExit(f"variant {args.label!r} was stored with --set {variant['overrides']}; use another label")
+    for task in tasks:
+        if task in variant["tasks"]:
+            print(f"{task}: stored, skipped")
+            continue
+        c = run_variant(task, args.budget, args.label, args.set, args.run_root)
+        variant["tasks"][task] = c
+        save(results)
+        hit = "hit" if c["top1_tie_aware"] else "miss"
+        print(
+            f"{task} [{args.label}]: {' > '.join(c['proxy_order'])} (truth {' > '.join(c['truth_order'])}) {hit}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

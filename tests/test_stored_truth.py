@@ -1,0 +1,58 @@
+"""benchmarks/stored_truth.py: a proxy ranking judged against a stored ground truth, by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "stored_truth.py"
+
+
+def _module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("stored_truth", SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _row(name: str, rank: int, score: float, train: float) -> dict:  # type: ignore[type-arg]
+    return {
+        "candidate": name, "rank": rank, "score": score, "tied_with": [],
+        "seconds": {"model": 5.0, "train": train, "eval": 25 / 3}, "train_tokens": 1000 * rank, "layers_after": 10,
+    }  # fmt: skip
+
+
+def test_judge_by_hand() -> None:
+    cell = {
+        "truth_order": ["a", "b", "c"],
+        "truth_tie_group": ["a", "b"],
+        "truth_scores": {n: {"point": p} for n, p in {"a": 0.7, "b": 0.65, "c": 0.4}.items()},
+        "costs": {"truth_seconds": {"train": 1000.0, "eval": 500.0, "total": 1500.0}, "truth_token_layers": 3_000_000},
+    }
+    ranking = {
+        "candidates": [_row("a", 3, 0.3, 10.0), _row("b", 1, 0.5, 20.0), _row("c", 2, 0.4, 20.0)],
+        "chance": 0.25,
+        "above_chance": ["b", "c"],
+    }
+    out = _module().judge(ranking, cell, data_seconds=10.0)
+    assert out["proxy_order"] == ["b", "c", "a"]
+    # b is not the best (a) but in its tie group; RelAcc (0.65 - 0.4) / (0.7 - 0.4)
+    assert out["top1_strict"] is False and out["top1_tie_aware"] is True
+    assert out["relacc"] == pytest.approx(0.25 / 0.3)
+    # pairs (a,b) and (a,c) discordant, (b,c) concordant: tau = (1 - 2) / 3
+    assert out["kendall_tau"] == pytest.approx(-1 / 3)
+    # proxy: data 10 + model 15 + train 50 + eval 25 = 100 s; tokens x layers (1000 + 2000 + 3000) x 10
+    assert out["proxy_seconds"]["total"] == pytest.approx(100.0)
+    assert out["train_speedup"] == pytest.approx(20.0) and out["end_to_end_speedup"] == pytest.approx(15.0)
+    assert out["token_layer_speedup"] == pytest.approx(50.0)
+    assert out["proxy_leader_above_chance"] is True
+
+
+def test_a_task_without_stored_truth_is_refused_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = _module()
+    monkeypatch.setattr(mod.fidelity, "RESULTS", tmp_path / "fidelity.json")
+    with pytest.raises(SystemExit, match=r"no ground truth for general_qa at budget 0\.03125"):
+        mod.stored_cell("general_qa", 0.03125)
