@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -100,7 +101,7 @@ def run_variant(task: str, budget: float, label: str, extra: list[str], run_root
             f"{cell['truth_keys']}, this config's {keys}): the data, recipe or candidates changed; "
             f"re-run benchmarks/fidelity.py --tasks {task}"
         )
-    start = time.time()
+    start, load_before = time.time(), os.getloadavg()[0]
     run(cfg)
     layout = RunLayout(cfg.run_dir)
     ranking = json.loads((layout.root / "ranking.json").read_text(encoding="utf-8"))
@@ -112,6 +113,7 @@ def run_variant(task: str, budget: float, label: str, extra: list[str], run_root
         "truth_from": f"fidelity.json tasks.{task}.budgets.{budget}",
         "truth_keys_checked": "truth_keys" in cell,
         "seconds": round(time.time() - start, 1),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
