@@ -272,6 +272,22 @@ def test_embeddings_are_normalised_and_in_input_order() -> None:
     assert float(vectors[0] @ vectors[1]) < 0.9
 
 
+def test_bf16_embeddings_match_fp32_and_auto_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    from damoc.data import embeddings
+
+    texts = ["How do vaccines train the immune system?", "Sort a list with quicksort in Python.", "Bake bread."]
+    fp32 = embeddings.embed_texts(texts, "all-minilm-l6-v2", batch_size=2, device="cpu", dtype="float32")
+    bf16 = embeddings.embed_texts(texts, "all-minilm-l6-v2", batch_size=2, device="cpu", dtype="bfloat16")
+    assert bf16.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(bf16, axis=1), 1.0, rtol=1e-5)
+    cosines = (fp32 * bf16).sum(axis=1)
+    assert cosines.min() > 0.999 and not np.array_equal(fp32, bf16)  # bf16 really ran, and barely moved anything
+    for native, expected in ((False, fp32), (True, bf16)):
+        monkeypatch.setattr(embeddings, "native_bf16", lambda device, native=native: native)
+        auto = embeddings.embed_texts(texts, "all-minilm-l6-v2", batch_size=2, device="cpu")
+        np.testing.assert_array_equal(auto, expected)
+
+
 # ---------------------------------------------------------------- hybrid
 
 

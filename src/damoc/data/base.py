@@ -82,6 +82,11 @@ class EmbeddingModelParams(MethodParams):
     embedding_model: str = Field(
         "all-minilm-l6-v2", min_length=1, description="sentence encoder: 'all-minilm-l6-v2' (bundled) or a folder"
     )
+    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="encoder compute type; auto: bfloat16 where the device computes it natively "
+        "(a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX), else float32",
+    )
 
 
 class KeepParams(MethodParams):

@@ -43,7 +43,7 @@ class ClusterBalancedFilter(Method):
         if not examples:
             self.record = FilterRecord("cluster")
             return []
-        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
+        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
         kept = select_balanced(labels, p.kept_of(len(examples)), seed=ctx.seed)
         self.record = FilterRecord("cluster", [float(c) for c in labels])

@@ -47,7 +47,7 @@ class DeitaFilter(Method):
             self.record = FilterRecord("ifd")
             return []
         scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
-        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
+        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         asked = p.kept_of(len(examples))
         kept = select_deita(scores, vectors, asked, p.threshold)
         self.record = FilterRecord("ifd", [float(s) if np.isfinite(s) else None for s in scores])

@@ -46,7 +46,7 @@ class EmbeddingDedupFilter(Method):
         if not examples:
             self.record = FilterRecord("max_cosine")
             return []
-        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
+        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         unique, max_sim = admit_diverse(vectors, list(range(len(examples))), p.threshold)
         kept = seeded_subset(unique, p.kept_of(len(examples)), ctx.seed)
         self.record = dedup_record("max_cosine", max_sim.tolist(), unique, kept, len(examples))

@@ -36,7 +36,7 @@ class HybridFilter(Method):
         p = self.params
         if not examples:
             return []
-        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx)
+        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
         scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx)
         return select_per_cluster(scores, labels, p.kept_of(len(examples)))

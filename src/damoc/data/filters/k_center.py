@@ -31,7 +31,9 @@ class KCenterFilter(Method):
 
         if not examples:
             return []
-        vectors = embed_examples(examples, self.params.embedding_model, self.params.batch_size, ctx)
+        vectors = embed_examples(
+            examples, self.params.embedding_model, self.params.batch_size, ctx, self.params.embedding_dtype
+        )
         k = self.params.kept_of(len(examples))
         return sorted(greedy_k_center(vectors, k, start=random.Random(ctx.seed).randrange(len(examples))))
 
