@@ -251,6 +251,19 @@ def test_greedy_k_center_prefers_distinct_points() -> None:
     assert len(set(greedy_k_center(dupes, 5))) == 5  # only duplicates left: still no repeats
 
 
+def test_greedy_k_center_matches_farthest_point_by_pairwise_distances() -> None:
+    from sklearn.metrics import pairwise_distances
+
+    x = np.random.default_rng(0).normal(size=(300, 16))
+    d = pairwise_distances(x)  # scikit-learn's Euclidean distances, an independent reference
+    chosen = [7]
+    for _ in range(39):  # farthest point: the largest distance to its nearest chosen row
+        nearest = d[:, chosen].min(axis=1)
+        nearest[chosen] = -1.0
+        chosen.append(int(np.argmax(nearest)))
+    assert greedy_k_center(x, 40, start=7) == chosen
+
+
 def test_k_center_filter_skips_near_duplicates() -> None:
     dupes = [Example(id=f"d{i}", question="What is the capital of France?", answer="Paris") for i in range(5)]
     questions = ["How do vaccines train the immune system?", "Sort a list with quicksort in Python.", "Bake bread."]
