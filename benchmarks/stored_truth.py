@@ -129,8 +129,10 @@ def save(results: dict[str, Any]) -> None:
 
 
 def table(results: dict[str, Any]) -> str:
-    """One row per variant: its pick on each task (tie-aware hit), hits, and the median end-to-end speed-up."""
+    """One row per variant: its pick on each task (tie-aware hit; "=" where its whole order equals the stored
+    default recipe's), its hits, and the range of its end-to-end speed-ups."""
     tasks = [t for t in fidelity.TASKS if any(t in v["tasks"] for v in results["variants"].values())]
+    stored = fidelity.load_results()["tasks"]
     lines = [
         "| variant | overrides | " + " | ".join(tasks) + " | tie-aware hits | end-to-end speed-up (range) |",
         "|---|---|" + "---|" * (len(tasks) + 2),
@@ -139,8 +141,12 @@ def table(results: dict[str, Any]) -> str:
         cells, marks = v["tasks"], []
         for t in tasks:
             c = cells.get(t)
+            if c is None:
+                marks.append("-")
+                continue
+            same = c["proxy_order"] == stored[t]["budgets"][str(c["budget"])]["proxy_order"]
             marks.append(
-                "-" if c is None else f"{c['proxy_order'][0].split('-')[0]} {'yes' if c['top1_tie_aware'] else 'no'}"
+                f"{c['proxy_order'][0].split('-')[0]} {'yes' if c['top1_tie_aware'] else 'no'}{' =' if same else ''}"
             )
         hits = sum(bool(c["top1_tie_aware"]) for c in cells.values())
         speed = [c["end_to_end_speedup"] for c in cells.values()]

@@ -56,3 +56,35 @@ def test_a_task_without_stored_truth_is_refused_clearly(tmp_path: Path, monkeypa
     monkeypatch.setattr(mod.fidelity, "RESULTS", tmp_path / "fidelity.json")
     with pytest.raises(SystemExit, match=r"no ground truth for general_qa at budget 0\.03125"):
         mod.stored_cell("general_qa", 0.03125)
+
+
+def test_table_marks_hits_and_orders_equal_to_the_stored_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    mod = _module()
+    stored = {
+        "tasks": {t: {"budgets": {"0.03125": {"proxy_order": ["a-1", "b-2"]}}} for t in ("medical_qa", "general_qa")}
+    }
+    (tmp_path / "fidelity.json").write_text(json.dumps(stored))
+    monkeypatch.setattr(mod.fidelity, "RESULTS", tmp_path / "fidelity.json")
+    cell = {"budget": 0.03125, "end_to_end_speedup": 10.0}
+    results = {
+        "variants": {
+            "v": {
+                "overrides": ["data.steps=[{method: random}]"],
+                "tasks": {
+                    "medical_qa": {**cell, "proxy_order": ["a-1", "b-2"], "top1_tie_aware": True},
+                    "general_qa": {
+                        **cell,
+                        "proxy_order": ["b-2", "a-1"],
+                        "top1_tie_aware": False,
+                        "end_to_end_speedup": 20.0,
+                    },
+                },
+            }
+        }
+    }
+    row = mod.table(results).splitlines()[-1]
+    assert row == "| v | `data.steps=[{method: random}]` | a yes = | b no | 1 of 2 | 10.0-20.0x |"
