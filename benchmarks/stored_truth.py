@@ -130,7 +130,8 @@ def save(results: dict[str, Any]) -> None:
 
 def table(results: dict[str, Any]) -> str:
     """One row per variant: its pick on each task (tie-aware hit; "=" where its whole order equals the stored
-    default recipe's), its hits, and the range of its end-to-end speed-ups."""
+    default recipe's; the candidates with exactly the pick's score, where the pick broke a tie; a leader not
+    above guessing), its hits, and the range of its end-to-end speed-ups."""
     tasks = [t for t in fidelity.TASKS if any(t in v["tasks"] for v in results["variants"].values())]
     stored = fidelity.load_results()["tasks"]
     lines = [
@@ -145,8 +146,11 @@ def table(results: dict[str, Any]) -> str:
                 marks.append("-")
                 continue
             same = c["proxy_order"] == stored[t]["budgets"][str(c["budget"])]["proxy_order"]
+            tied = ", ".join(n.split("-")[0] for n in c.get("pick_tied_with", []))
             marks.append(
                 f"{c['proxy_order'][0].split('-')[0]} {'yes' if c['top1_tie_aware'] else 'no'}{' =' if same else ''}"
+                + (f" (same score as {tied})" if tied else "")
+                + (" (leader at chance)" if c.get("proxy_leader_above_chance") is False else "")
             )
         hits = sum(bool(c["top1_tie_aware"]) for c in cells.values())
         speed = [c["end_to_end_speedup"] for c in cells.values()]
