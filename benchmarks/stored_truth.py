@@ -43,15 +43,17 @@ ROOT = fidelity.ROOT
 RESULTS = ROOT / "benchmarks" / "results" / "stored_truth.json"
 
 
-def stored_cell(task: str, budget: float) -> dict[str, Any]:
-    """The fidelity benchmark's cell of the default recipe for ``task`` at ``budget``; a clear error without one."""
-    cells = fidelity.load_results()["tasks"].get(task, {}).get("budgets", {})
+def stored_cell(task: str, budget: float) -> tuple[dict[str, Any], float]:
+    """The fidelity benchmark's cell of the default recipe for ``task`` at ``budget`` and its ground-truth
+    epochs; a clear error without one."""
+    entry = fidelity.load_results()["tasks"].get(task, {})
+    cells = entry.get("budgets", {})
     if str(budget) not in cells:
         raise SystemExit(
             f"{fidelity.RESULTS}: no ground truth for {task} at budget {budget:g} "
             f"(stored: {sorted(cells) or 'none'}); run benchmarks/fidelity.py --tasks {task} first"
         )
-    return cells[str(budget)]
+    return cells[str(budget)], entry["epochs"]
 
 
 def judge(ranking: dict[str, Any], cell: dict[str, Any], data_seconds: float) -> dict[str, Any]:
@@ -91,8 +93,7 @@ def run_variant(task: str, budget: float, label: str, extra: list[str], run_root
     from damoc.artifacts import RunLayout, read_manifest
     from damoc.pipeline import run
 
-    cell = stored_cell(task, budget)
-    epochs = fidelity.load_results()["tasks"][task]["epochs"]
+    cell, epochs = stored_cell(task, budget)
     base = fidelity.overrides(task, budget, epochs, run_root / label, "")
     cfg = load_config(ROOT / "configs" / f"{task}.yaml", [*base, "selection.baselines=[]", *cell["overrides"], *extra])
     if "truth_keys" in cell and cell["truth_keys"] != (keys := fidelity.truth_keys(cfg)):

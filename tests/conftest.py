@@ -4,7 +4,10 @@ The builders live in :mod:`damoc.testing` so benchmarks can use them too."""
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -40,3 +43,18 @@ def mc_files(tmp_path: Path) -> tuple[Path, Path]:
         write_jsonl(tmp_path / "train.jsonl", make_mc_records(48, seed=0)),
         write_jsonl(tmp_path / "eval.jsonl", make_mc_records(16, seed=1)),
     )
+
+
+@pytest.fixture(scope="session")
+def benchmark_script() -> Callable[[str], ModuleType]:
+    """A loader of ``benchmarks/<name>.py`` as a module (the benchmark scripts are not a package)."""
+
+    def load(name: str) -> ModuleType:
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

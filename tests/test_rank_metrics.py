@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "rank_metrics.py"
+
+@pytest.fixture()
+def mod(benchmark_script: Callable[[str], ModuleType]) -> ModuleType:
+    return benchmark_script("rank_metrics")
 
 
-def _module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("rank_metrics", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_scores_by_hand() -> None:
+def test_scores_by_hand(mod: ModuleType) -> None:
     # logliks log(0.5), log(0.3), log(0.2): p = (0.5, 0.3, 0.2); right choice 1
     row = {"logliks": [math.log(0.5), math.log(0.3), math.log(0.2)], "choice_lengths": [10, 2, 4], "answer": 1}
-    s = _module().example_scores(row)
+    s = mod.example_scores(row)
     assert s["acc"] == 0.0 and s["prob"] == pytest.approx(0.3) and s["logp"] == pytest.approx(math.log(0.3))
     assert s["brier"] == pytest.approx(-(0.5**2 + 0.7**2 + 0.2**2))
     # per character: -0.069, -0.602, -0.402: the first choice still wins
     assert s["acc_norm"] == 0.0
 
 
-def test_brier_matches_lm_evaluation_harness() -> None:
+def test_brier_matches_lm_evaluation_harness(mod: ModuleType) -> None:
     from lm_eval.api.metrics import brier_score
     from lm_eval.utils import softmax
 
@@ -39,12 +35,12 @@ def test_brier_matches_lm_evaluation_harness() -> None:
         {"logliks": list(rng.normal(-8, 3, 4)), "choice_lengths": [5, 6, 7, 8], "answer": int(rng.integers(4))}
         for _ in range(50)
     ]
-    ours = -np.mean([_module().example_scores(r)["brier"] for r in rows])
+    ours = -np.mean([mod.example_scores(r)["brier"] for r in rows])
     theirs = brier_score([(r["answer"], softmax(np.array(r["logliks"]))) for r in rows])
     assert ours == pytest.approx(theirs, rel=1e-9)
 
 
-def test_predict_writes_each_sources_order_without_a_ground_truth(tmp_path: Path) -> None:
+def test_predict_writes_each_sources_order_without_a_ground_truth(mod: ModuleType, tmp_path: Path) -> None:
     import json
 
     cell = tmp_path / "task" / "e1-b0.03125"
@@ -62,7 +58,7 @@ def test_predict_writes_each_sources_order_without_a_ground_truth(tmp_path: Path
             (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     ranking = {"candidates": [{"candidate": "a"}, {"candidate": "b"}], "top_group": ["a", "b"]}
     (cell / "ranking.json").write_text(json.dumps(ranking))
-    out = _module().predict("task", 0.03125, 1.0, tmp_path)
+    out = mod.predict("task", 0.03125, 1.0, tmp_path)
     # log p: a (log 0.9 + log 0.2) / 2 = -0.857, b log 0.4 = -0.916 -> a; prob: a 0.55 > b 0.4
     assert out["rule"] == "subset_tuning ranked by logp" and out["rule_pick"] == "a" and out["proxy_pick"] == "a"
     means = out["sources"]["subset_tuning"]["means"]

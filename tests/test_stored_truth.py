@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "stored_truth.py"
 
-
-def _module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("stored_truth", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture()
+def mod(benchmark_script: Callable[[str], ModuleType]) -> ModuleType:
+    return benchmark_script("stored_truth")
 
 
 def _row(name: str, rank: int, score: float, train: float) -> dict:  # type: ignore[type-arg]
@@ -25,7 +21,7 @@ def _row(name: str, rank: int, score: float, train: float) -> dict:  # type: ign
     }  # fmt: skip
 
 
-def test_judge_by_hand() -> None:
+def test_judge_by_hand(mod: ModuleType) -> None:
     cell = {
         "truth_order": ["a", "b", "c"],
         "truth_tie_group": ["a", "b"],
@@ -37,7 +33,7 @@ def test_judge_by_hand() -> None:
         "chance": 0.25,
         "above_chance": ["b", "c"],
     }
-    out = _module().judge(ranking, cell, data_seconds=10.0)
+    out = mod.judge(ranking, cell, data_seconds=10.0)
     assert out["proxy_order"] == ["b", "c", "a"]
     # b is not the best (a) but in its tie group; RelAcc (0.65 - 0.4) / (0.7 - 0.4)
     assert out["top1_strict"] is False and out["top1_tie_aware"] is True
@@ -51,19 +47,19 @@ def test_judge_by_hand() -> None:
     assert out["proxy_leader_above_chance"] is True
 
 
-def test_a_task_without_stored_truth_is_refused_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    mod = _module()
+def test_a_task_without_stored_truth_is_refused_clearly(
+    mod: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(mod.fidelity, "RESULTS", tmp_path / "fidelity.json")
     with pytest.raises(SystemExit, match=r"no ground truth for general_qa at budget 0\.03125"):
         mod.stored_cell("general_qa", 0.03125)
 
 
 def test_table_marks_hits_and_orders_equal_to_the_stored_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mod: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
 
-    mod = _module()
     stored = {
         "tasks": {t: {"budgets": {"0.03125": {"proxy_order": ["a-1", "b-2"]}}} for t in ("medical_qa", "general_qa")}
     }
