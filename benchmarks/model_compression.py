@@ -188,15 +188,38 @@ def evaluate_dev(model: Any, tok: Any, data: TaskData, dev_loss_batches: list[di
 # ---------------------------------------------------------------- grid
 
 
-def grid(full: bool) -> dict[str, list[str]]:
-    """scorer -> mergers measured with its removal set: every scorer x none, block_influence x every merger."""
+def grid(full: bool, variants: Sequence[str] = ()) -> dict[str, list[str]]:
+    """scorer -> mergers measured with its removal set: every scorer x none, block_influence x every merger.
+
+    ``variants`` (``--scorer-variants``, e.g. ``perplexity_drop(one_shot=true)``) add scorers with
+    params, each with plain removal.
+    """
     from damoc.model.base import MERGERS, SCORERS
 
     if full:
-        return {s: MERGERS.names() for s in SCORERS.names()}
-    out = {s: ["none"] for s in SCORERS.names()}
-    out[DEFAULT_SCORER] = ["none", *[m for m in MERGERS.names() if m != "none"]]
-    return out
+        out = {s: MERGERS.names() for s in SCORERS.names()}
+    else:
+        out = {s: ["none"] for s in SCORERS.names()}
+        out[DEFAULT_SCORER] = ["none", *[m for m in MERGERS.names() if m != "none"]]
+    return {**out, **{v: ["none"] for v in variants}}
+
+
+def scorer_variant(label: str) -> tuple[str, dict[str, Any]]:
+    """``name(key=value,...)`` -> (name, params); values read as YAML scalars. A plain name has no params."""
+    import yaml
+
+    name, _, rest = label.partition("(")
+    if not rest:
+        return name, {}
+    if not rest.endswith(")") or "/" in label:
+        raise SystemExit(f"scorer variant {label!r}: expected name(key=value,...) without '/'")
+    params = {}
+    for item in filter(None, rest[:-1].split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"scorer variant {label!r}: {item!r} is not key=value")
+        params[key.strip()] = yaml.safe_load(value)
+    return name, params
 
 
 def score_layers(model: Any, batches: Batches, scorer_name: str, ratio: float, seed: int) -> dict[str, Any]:
@@ -206,7 +229,8 @@ def score_layers(model: Any, batches: Batches, scorer_name: str, ratio: float, s
     from damoc.model.base import SCORERS
     from damoc.model.layers import decoder_layers, num_layers_to_remove
 
-    scorer = SCORERS.build(scorer_name, {}, where="model.scorer")
+    name, params = scorer_variant(scorer_name)
+    scorer = SCORERS.build(name, params, where="model.scorer")
     num_remove = num_layers_to_remove(len(decoder_layers(model)), ratio)
     torch.manual_seed(seed)
     clock = Clock()
@@ -307,7 +331,7 @@ def run_model_task(alias: str, task: str, args: argparse.Namespace, results: dic
     settings = {**data.split, "dev_clusters_min": args.dev_clusters, "full_grid": args.full_grid, "device": args.device}
     entry = run_entry(results, f"{alias}/{task}", settings)
     todo = [
-        (r, s, m) for r in args.ratios for s, ms in grid(args.full_grid).items() for m in ms
+        (r, s, m) for r in args.ratios for s, ms in grid(args.full_grid, args.scorer_variants).items() for m in ms
         if f"{r:g}/{s}/{m}" not in entry["cells"]
     ]  # fmt: skip
     if "full" in entry and not todo:
@@ -411,7 +435,7 @@ def _forward(module: Any, batches: list[dict[str, Any]]) -> None:
 def _time_scorer(model: Any, batches: Batches, name: str, num_remove: int) -> tuple[float, float]:
     from damoc.model.base import SCORERS
 
-    scorer = SCORERS.build(name, {}, where="model.scorer")
+    scorer = SCORERS.build(*scorer_variant(name), where="model.scorer")
     return timed(partial(scorer.score, model, batches.calib, num_remove, None, batches.calib_loss))
 
 
@@ -574,6 +598,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--calibration", type=int, default=None, help="calibration samples (default: data.calibration_samples)"
     )
     p.add_argument("--full-grid", action="store_true", help="every scorer x every merger")
+    p.add_argument(
+        "--scorer-variants", nargs="*", default=[], metavar="NAME(KEY=VALUE,...)",
+        help="scorers with params, each with plain removal, e.g. 'perplexity_drop(one_shot=true)'",
+    )  # fmt: skip
     p.add_argument("--device", default="auto")
     p.add_argument("--forward-bar", action="store_true", help="only time the scorers against a plain forward pass")
     p.add_argument("--bar-model", default="qwen2.5-coder-0.5b", choices=MODELS)

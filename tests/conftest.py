@@ -5,6 +5,7 @@ The builders live in :mod:`damoc.testing` so benchmarks can use them too."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -51,9 +52,10 @@ def benchmark_script() -> Callable[[str], ModuleType]:
 
     def load(name: str) -> ModuleType:
         path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(name, path)
+        spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)
         return module
 

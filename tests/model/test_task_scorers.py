@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from damoc.errors import ModelError
+from damoc.errors import ConfigError, ModelError
 from damoc.model.base import SCORERS, ScorerParams, lowest, removable_layers
 from damoc.model.layers import remove_layers
 from damoc.model.scorers.angular import closest_block
@@ -123,6 +123,26 @@ def test_perplexity_drop_blocks_are_adjacent_layers(tiny_model_dirs: dict[str, P
     result = SCORERS.build("perplexity_drop", {"block_size": 2}).score(model, batches, 2, None, labelled)
     best = _argmin({i: _hand_loss(model, labelled, [i, i + 1]) for i in range(5)})
     assert result.removed == [best, best + 1]
+
+
+@pytest.mark.parametrize("protect_first", [0, 2])
+def test_perplexity_drop_one_shot_removes_the_lowest_single_layer_rises(
+    protect_first: int, tiny_model_dirs: dict[str, Path]
+) -> None:
+    model, batches, labelled = _calibration(tiny_model_dirs["llama"])
+    params = {"one_shot": True, "protect_first": protect_first}
+    result = SCORERS.build("perplexity_drop", params).score(model, batches, 2, None, labelled)
+    full = _hand_loss(model, labelled, [])
+    rise = [_hand_loss(model, labelled, [i]) - full for i in range(6)]
+    assert result.scores == pytest.approx(rise, abs=1e-4)
+    allowed = sorted(range(protect_first, 6), key=lambda i: rise[i])
+    assert rise[allowed[2]] - rise[allowed[1]] > 1e-4  # no near tie at the cut
+    assert result.removed == sorted(allowed[:2])
+
+
+def test_perplexity_drop_one_shot_refuses_blocks() -> None:
+    with pytest.raises(ConfigError, match="one_shot scores single layers; block_size must be 1, got 2"):
+        SCORERS.build("perplexity_drop", {"one_shot": True, "block_size": 2})
 
 
 def test_perplexity_drop_with_a_loss_tolerance(tiny_model_dirs: dict[str, Path]) -> None:

@@ -3,7 +3,9 @@
 Each step skips every candidate layer (or block) in turn on top of those already removed, measures
 the mean answer-token loss on the calibration sample (:func:`damoc.model.tolerance.answer_loss`: the
 decoder runs once per batch and the output head only at answer positions) and removes the cheapest.
-Removing ``k`` of ``L`` layers costs about ``k * L`` passes over the calibration sample.
+Removing ``k`` of ``L`` layers costs about ``k * L`` passes over the calibration sample;
+``one_shot: true`` scores each layer's removal once and removes the ``k`` cheapest (``L + 1`` passes,
+the PPL criterion of Shortened LLaMA, Kim et al. 2024, arXiv 2402.02834).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from damoc.model.base import SCORERS, LayerScores, ScorerParams, removable_layers, require_loss_batches
+from damoc.model.base import SCORERS, LayerScores, ScorerParams, lowest, removable_layers, require_loss_batches
 from damoc.model.layers import decoder_layers
 from damoc.model.tolerance import answer_loss, skipping
 from damoc.progress import ProgressFn, tick
@@ -27,6 +29,15 @@ class PerplexityDropParams(ScorerParams):
     """Params of ``perplexity_drop``."""
 
     block_size: int = Field(1, ge=1, description="adjacent layers removed per greedy step (1: single layers, as SLEB)")
+    one_shot: bool = Field(
+        False, description="score each single layer's removal once and remove the k cheapest (L + 1 passes, not ~k*L)"
+    )
+
+    @model_validator(mode="after")
+    def _one_shot_single_layers(self) -> PerplexityDropParams:
+        if self.one_shot and self.block_size != 1:
+            raise ValueError(f"one_shot scores single layers; block_size must be 1, got {self.block_size}")
+        return self
 
 
 @SCORERS.register("perplexity_drop")
@@ -43,6 +54,11 @@ class PerplexityDrop(Method):
     picked it; for a kept layer, at the last step (with ``k = 0``, one step of single layers). With
     blocks, a layer gets the smallest rise of the candidate blocks containing it. Lower = less
     important, like every scorer; protected layers are measured too but never picked.
+
+    ``one_shot``: ``scores[i] = loss(model without i) - loss(model)`` for every layer, measured once on
+    the uncompressed model, and the ``k`` lowest allowed layers are removed together (Kim et al. 2024,
+    arXiv 2402.02834, rank blocks by the perplexity without each). Interactions between removed
+    layers are not seen, as with every one-pass scorer; the cost is ``L + 1`` passes.
     """
 
     Params = PerplexityDropParams
@@ -59,6 +75,8 @@ class PerplexityDrop(Method):
         """Greedy answer-loss removal over ``loss_batches``; ``batches`` (unlabelled) are not used."""
         labelled = require_loss_batches(self.name, loss_batches)
         allowed = removable_layers(len(decoder_layers(model)), num_remove, self.params)
+        if self.params.one_shot:
+            return remove_one_shot(model, labelled, num_remove, allowed, progress)
         return remove_greedily(model, labelled, num_remove, self.params.block_size, allowed, progress)
 
 
@@ -109,3 +127,19 @@ def remove_greedily(
             base = losses[pick]
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     return LayerScores(scores=scores, removed=sorted(removed), tokens=tokens)
+
+
+def remove_one_shot(
+    model: Any, batches: Sequence[dict[str, Any]], num_remove: int, allowed: range, progress: ProgressFn | None
+) -> LayerScores:
+    """Each layer's loss rise when it alone is skipped; the ``num_remove`` lowest allowed are removed."""
+    num_layers = len(decoder_layers(model))
+    base = answer_loss(model, batches)
+    scores = []
+    for i in range(num_layers):
+        with skipping(model, [i]):
+            scores.append(answer_loss(model, batches) - base)
+        tick(progress, "scoring layers", i + 1, num_layers)
+    removed = lowest(scores, num_remove, allowed) if num_remove else []
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    return LayerScores(scores=scores, removed=removed, tokens=tokens)
