@@ -138,7 +138,8 @@ def truth_only(task: str, epochs: float, run_root: Path, curve: list[float] | No
     from damoc.context import StageContext
     from damoc.validation.stage import ground_truth, load_task
 
-    extra = [] if curve is None else [f"ground_truth.curve_fractions=[{','.join(f'{c:g}' for c in curve)}]"]
+    # `--curve` alone (an empty list) keeps the config's fractions; it never turns the curve off
+    extra = [f"ground_truth.curve_fractions=[{','.join(f'{c:g}' for c in curve)}]"] if curve else []
     cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, 0.0625, epochs, run_root) + extra)
     ctx = StageContext.from_config(cfg, None)
     train, evals = load_task(cfg)
@@ -332,7 +333,7 @@ def main() -> None:
     parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "fidelity")
     parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
     parser.add_argument("--truth-only", action="store_true", help="only train the ground truths (cached for later)")
-    parser.add_argument("--curve", nargs="*", type=float, help="ground-truth curve fractions (default: the config's)")
+    parser.add_argument("--curve", nargs="*", type=float, help="ground-truth curve fractions (none given: the config's)")
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides: a variant of the recipe")
     parser.add_argument("--label", default="", help="name of the variant (results under '<task>+<label>')")
     parser.add_argument(
