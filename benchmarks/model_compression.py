@@ -536,6 +536,60 @@ def merging_table(results: dict[str, Any]) -> list[str]:
     return lines if len(lines) > 2 else []  # no rows: no table
 
 
+def order_table(results: dict[str, Any]) -> list[str]:
+    """Per task, ratio and setting measured on every model: the models' dev order against the uncompressed one.
+
+    Orders are by dev answer loss (lowest first) and by dev accuracy (highest first); tau is Kendall's
+    tau-b between the compressed and the uncompressed models' values (1: order kept).
+    """
+    from damoc.selection.agreement import kendall_tau
+
+    by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, entry in results["runs"].items():
+        if "full" in entry:
+            model, task = key.split("/")
+            by_task.setdefault(task, {})[model] = entry
+    lines = [
+        "| task | ratio | scorer / merger | dev answer loss, lowest first | tau vs uncompressed (loss) "
+        "| dev acc, highest first | tau vs uncompressed (acc) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for task, entries in by_task.items():
+        models = list(entries)
+        if len(models) < 2:
+            continue
+        full = {m: entries[m]["full"] for m in models}
+        lines.append(_order_row(task, "0", "uncompressed", full, full, kendall_tau))
+        common = set.intersection(*(set(entries[m]["cells"]) for m in models))
+        for ckey in sorted(common, key=_cell_order):
+            ratio, scorer, merger = ckey.split("/")
+            cells = {m: entries[m]["cells"][ckey] for m in models}
+            lines.append(_order_row(task, ratio, f"{scorer} / {merger}", cells, full, kendall_tau))
+    return lines if len(lines) > 2 else []  # no rows: no table
+
+
+def _order_row(
+    task: str, ratio: str, setting: str, cells: dict[str, Any], full: dict[str, Any], tau: Callable[..., float]
+) -> str:
+    models = list(cells)
+    by_loss = _ranked(models, {m: round(cells[m]["answer_loss"], 2) for m in models}, "<", "{:.2f}")
+    by_acc = _ranked(models, {m: -round(cells[m]["acc"], 3) for m in models}, ">", "{:.3f}")
+    tau_loss = tau([cells[m]["answer_loss"] for m in models], [full[m]["answer_loss"] for m in models])
+    tau_acc = tau([cells[m]["acc"] for m in models], [full[m]["acc"] for m in models])
+    return f"| {task} | {ratio} | {setting} | {by_loss} | {tau_loss:+.2f} | {by_acc} | {tau_acc:+.2f} |"
+
+
+def _ranked(models: list[str], key: dict[str, float], sign: str, fmt: str) -> str:
+    """``a 1.00 < b 2.00 = c 2.00``: models by ``key`` (ascending), ``=`` between equal values."""
+    order = sorted(models, key=lambda m: key[m])
+    out = ""
+    for i, m in enumerate(order):
+        if i:
+            out += " = " if key[m] == key[order[i - 1]] else f" {sign} "
+        out += f"{m.split('-')[0]} {fmt.format(abs(key[m]))}"
+    return out
+
+
 def bar_table(results: dict[str, Any]) -> list[str]:
     """Each scorer's best time against the best plain forward pass of the same invocation, wall and CPU."""
     bar = results.get("forward_bar")
@@ -575,7 +629,13 @@ def split_notes(results: dict[str, Any]) -> list[str]:
 
 
 def print_tables(results: dict[str, Any]) -> None:
-    for block in (grid_table(results), split_notes(results), merging_table(results), bar_table(results)):
+    for block in (
+        grid_table(results),
+        split_notes(results),
+        merging_table(results),
+        order_table(results),
+        bar_table(results),
+    ):
         if block:
             print("\n".join(block) + "\n")
 
