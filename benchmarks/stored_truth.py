@@ -122,9 +122,12 @@ def load() -> dict[str, Any]:
     return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"variants": {}}
 
 
-def save(results: dict[str, Any]) -> None:
+def save_cell(label: str, overrides: list[str], task: str, cell: dict[str, Any]) -> None:
+    """Merge one finished cell into the file as it is now, so two variants run at once never drop each other's."""
+    results = load()
+    results["variants"].setdefault(label, {"overrides": overrides, "tasks": {}})["tasks"][task] = cell
     results["versions"] = package_versions()
-    tmp = RESULTS.with_suffix(".tmp")
+    tmp = RESULTS.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     tmp.replace(RESULTS)
 
@@ -188,8 +191,7 @@ def main() -> None:
             print(f"{task}: stored, skipped")
             continue
         c = run_variant(task, args.budget, args.label, args.set, args.run_root)
-        variant["tasks"][task] = c
-        save(results)
+        save_cell(args.label, args.set, task, c)
         hit = "hit" if c["top1_tie_aware"] else "miss"
         print(
             f"{task} [{args.label}]: {' > '.join(c['proxy_order'])} (truth {' > '.join(c['truth_order'])}) {hit}",

@@ -84,3 +84,14 @@ def test_table_marks_hits_and_orders_equal_to_the_stored_default(
     }
     row = mod.table(results).splitlines()[-1]
     assert row == "| v | `data.steps=[{method: random}]` | a yes = | b no | 1 of 2 | 10.0-20.0x |"
+
+
+def test_cells_saved_by_two_variants_at_once_are_both_kept(mod: ModuleType, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(mod, "RESULTS", tmp_path / "stored_truth.json")
+    mod.save_cell("a", ["x=1"], "t1", {"hit": 1})
+    mod.save_cell("b", [], "t1", {"hit": 0})  # another process, started before "a" saved
+    mod.save_cell("a", ["x=1"], "t2", {"hit": 1})
+    stored = mod.load()["variants"]
+    assert stored["a"] == {"overrides": ["x=1"], "tasks": {"t1": {"hit": 1}, "t2": {"hit": 1}}}
+    assert stored["b"]["tasks"] == {"t1": {"hit": 0}}
+    assert not list(tmp_path.glob("*.tmp"))
