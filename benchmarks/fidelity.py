@@ -333,7 +333,9 @@ def main() -> None:
     parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "fidelity")
     parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
     parser.add_argument("--truth-only", action="store_true", help="only train the ground truths (cached for later)")
-    parser.add_argument("--curve", nargs="*", type=float, help="ground-truth curve fractions (none given: the config's)")
+    parser.add_argument(
+        "--curve", nargs="*", type=float, help="ground-truth curve fractions (none given: the config's)"
+    )
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides: a variant of the recipe")
     parser.add_argument("--label", default="", help="name of the variant (results under '<task>+<label>')")
     parser.add_argument(
