@@ -542,8 +542,6 @@ def order_table(results: dict[str, Any]) -> list[str]:
     Orders are by dev answer loss (lowest first) and by dev accuracy (highest first); tau is Kendall's
     tau-b between the compressed and the uncompressed models' values (1: order kept).
     """
-    from damoc.selection.agreement import kendall_tau
-
     by_task: dict[str, dict[str, dict[str, Any]]] = {}
     for key, entry in results["runs"].items():
         if "full" in entry:
@@ -559,18 +557,18 @@ def order_table(results: dict[str, Any]) -> list[str]:
         if len(models) < 2:
             continue
         full = {m: entries[m]["full"] for m in models}
-        lines.append(_order_row(task, "0", "uncompressed", full, full, kendall_tau))
+        lines.append(_order_row(task, "0", "uncompressed", full, full))
         common = set.intersection(*(set(entries[m]["cells"]) for m in models))
         for ckey in sorted(common, key=_cell_order):
             ratio, scorer, merger = ckey.split("/")
             cells = {m: entries[m]["cells"][ckey] for m in models}
-            lines.append(_order_row(task, ratio, f"{scorer} / {merger}", cells, full, kendall_tau))
+            lines.append(_order_row(task, ratio, f"{scorer} / {merger}", cells, full))
     return lines if len(lines) > 2 else []  # no rows: no table
 
 
-def _order_row(
-    task: str, ratio: str, setting: str, cells: dict[str, Any], full: dict[str, Any], tau: Callable[..., float]
-) -> str:
+def _order_row(task: str, ratio: str, setting: str, cells: dict[str, Any], full: dict[str, Any]) -> str:
+    from damoc.selection.agreement import kendall_tau as tau
+
     models = list(cells)
     by_loss = _ranked(models, {m: round(cells[m]["answer_loss"], 2) for m in models}, "<", "{:.2f}")
     by_acc = _ranked(models, {m: -round(cells[m]["acc"], 3) for m in models}, ">", "{:.3f}")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from damoc.artifacts import package_versions
+from damoc.atomic import write_json_atomic
 from damoc.loading import load_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -127,9 +128,7 @@ def save_cell(label: str, overrides: list[str], task: str, cell: dict[str, Any])
     results = load()
     results["variants"].setdefault(label, {"overrides": overrides, "tasks": {}})["tasks"][task] = cell
     results["versions"] = package_versions()
-    tmp = RESULTS.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(RESULTS)
+    write_json_atomic(RESULTS, results)
 
 
 def table(results: dict[str, Any]) -> str:

@@ -94,4 +94,4 @@ def test_cells_saved_by_two_variants_at_once_are_both_kept(mod: ModuleType, tmp_
     stored = mod.load()["variants"]
     assert stored["a"] == {"overrides": ["x=1"], "tasks": {"t1": {"hit": 1}, "t2": {"hit": 1}}}
     assert stored["b"]["tasks"] == {"t1": {"hit": 0}}
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*tmp*"))  # no temporary file left behind
