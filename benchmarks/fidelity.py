@@ -133,17 +133,28 @@ def leader_above_chance(ranking: dict[str, Any]) -> bool | None:
     return leader in ranking["above_chance"]
 
 
-def truth_only(task: str, epochs: float, run_root: Path, curve: list[float] | None) -> None:
-    """Train (or find in the cache) one task's ground truths, without the proxy: the long pole, run first."""
+def truth_only(
+    task: str, epochs: float, run_root: Path, curve: list[float] | None, models: list[str], sets: list[str]
+) -> None:
+    """Train (or find in the cache) one task's ground truths, without the proxy: the long pole, run first.
+
+    ``models`` (empty: all) picks candidates by name, so two processes can train two of them side by side;
+    ``sets`` are config overrides of settings outside the cache key (e.g. ``ground_truth.curve_fractions=[]``).
+    """
     from damoc.context import StageContext
     from damoc.validation.stage import ground_truth, load_task
 
     # `--curve` alone (an empty list) keeps the config's fractions; it never turns the curve off
     extra = [f"ground_truth.curve_fractions=[{','.join(f'{c:g}' for c in curve)}]"] if curve else []
-    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, 0.0625, epochs, run_root) + extra)
+    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, 0.0625, epochs, run_root) + extra + sets)
     ctx = StageContext.from_config(cfg, None)
     train, evals = load_task(cfg)
+    unknown = sorted(set(models) - {spec.name for spec in cfg.candidates})
+    if unknown:
+        raise SystemExit(f"--models: {unknown} are not candidates of configs/{task}.yaml")
     for spec in cfg.candidates:
+        if models and spec.name not in models:
+            continue
         start = time.time()
         truth = ground_truth(cfg, spec, train, evals, ctx)
         print(f"{task} {spec.name}: ground truth {truth.evaluation.metrics} in {time.time() - start:.0f} s", flush=True)
@@ -333,6 +344,7 @@ def main() -> None:
     parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "fidelity")
     parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
     parser.add_argument("--truth-only", action="store_true", help="only train the ground truths (cached for later)")
+    parser.add_argument("--models", nargs="*", default=[], help="with --truth-only: only these candidates")
     parser.add_argument(
         "--curve", nargs="*", type=float, help="ground-truth curve fractions (none given: the config's)"
     )
@@ -345,7 +357,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.truth_only:
         for task in args.tasks:
-            truth_only(task, args.epochs, args.run_root, args.curve)
+            truth_only(task, args.epochs, args.run_root, args.curve, args.models, args.set)
         return
     results = load_results()
     if args.table:

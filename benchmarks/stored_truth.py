@@ -89,8 +89,8 @@ def judge(ranking: dict[str, Any], cell: dict[str, Any], data_seconds: float) ->
     }
 
 
-def run_variant(task: str, budget: float, label: str, extra: list[str], run_root: Path) -> dict[str, Any]:
-    """Run the proxy of one (task, variant) and judge it against the stored ground truth."""
+def run_variant(task: str, budget: float, label: str, extra: list[str], run_root: Path) -> tuple[dict[str, Any], Path]:
+    """Run the proxy of one (task, variant) and judge it against the stored ground truth; also its run folder."""
     from damoc.artifacts import RunLayout, read_manifest
     from damoc.pipeline import run
 
@@ -108,7 +108,7 @@ def run_variant(task: str, budget: float, label: str, extra: list[str], run_root
     layout = RunLayout(cfg.run_dir)
     ranking = json.loads((layout.root / "ranking.json").read_text(encoding="utf-8"))
     data_seconds = float((read_manifest(layout.data_dir) or {}).get("seconds", 0.0))
-    return {
+    result = {
         **judge(ranking, cell, data_seconds),
         "budget": budget,
         "overrides": extra,
@@ -117,6 +117,7 @@ def run_variant(task: str, budget: float, label: str, extra: list[str], run_root
         "seconds": round(time.time() - start, 1),
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+    return result, Path(cfg.run_dir)
 
 
 def load() -> dict[str, Any]:
@@ -129,6 +130,20 @@ def save_cell(label: str, overrides: list[str], task: str, cell: dict[str, Any])
     results["variants"].setdefault(label, {"overrides": overrides, "tasks": {}})["tasks"][task] = cell
     results["versions"] = package_versions()
     write_json_atomic(RESULTS, results)
+
+
+def drop_proxy_weights(run_dir: Path) -> int:
+    """Delete the compressed proxies' weights (``models/<candidate>/proxy/*.safetensors``) of a stored cell.
+
+    A cell is stored once its ranking exists, and a stored cell is never run again, so its proxies are
+    dead weight: 1-2 GB a candidate in fp32, about 3.5 GB a task, which filled the disk after a few
+    variants. The adapters, ``layers.json`` and every report stay. Returns the bytes freed.
+    """
+    freed = 0
+    for path in sorted(run_dir.glob("models/*/proxy/*.safetensors")):
+        freed += path.stat().st_size
+        path.unlink()
+    return freed
 
 
 def table(results: dict[str, Any]) -> str:
@@ -174,6 +189,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=0.03125)
     parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "stored_truth")
     parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
+    parser.add_argument(
+        "--keep-weights", action="store_true", help="keep each stored cell's proxy weights (default: deleted)"
+    )
     args = parser.parse_args()
     results = load()
     if args.table:
@@ -189,8 +207,11 @@ def main() -> None:
         if task in variant["tasks"]:
             print(f"{task}: stored, skipped")
             continue
-        c = run_variant(task, args.budget, args.label, args.set, args.run_root)
+        c, run_dir = run_variant(task, args.budget, args.label, args.set, args.run_root)
         save_cell(args.label, args.set, task, c)
+        if not args.keep_weights:
+            freed = drop_proxy_weights(run_dir)
+            print(f"{task}: dropped {freed / 1e9:.1f} GB of proxy weights (--keep-weights keeps them)")
         hit = "hit" if c["top1_tie_aware"] else "miss"
         print(
             f"{task} [{args.label}]: {' > '.join(c['proxy_order'])} (truth {' > '.join(c['truth_order'])}) {hit}",

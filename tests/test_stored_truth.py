@@ -95,3 +95,18 @@ def test_cells_saved_by_two_variants_at_once_are_both_kept(mod: ModuleType, tmp_
     assert stored["a"] == {"overrides": ["x=1"], "tasks": {"t1": {"hit": 1}, "t2": {"hit": 1}}}
     assert stored["b"]["tasks"] == {"t1": {"hit": 0}}
     assert not list(tmp_path.glob("*tmp*"))  # no temporary file left behind
+
+
+def test_drop_proxy_weights_keeps_adapters_and_reports(mod: ModuleType, tmp_path: Path) -> None:
+    proxy = tmp_path / "models" / "a" / "proxy"
+    adapter = tmp_path / "models" / "a" / "adapter"
+    proxy.mkdir(parents=True)
+    adapter.mkdir(parents=True)
+    (proxy / "model.safetensors").write_bytes(b"x" * 100)
+    (proxy / "model-00002-of-00002.safetensors").write_bytes(b"y" * 20)
+    (proxy / "layers.json").write_text("{}")
+    (adapter / "adapter_model.safetensors").write_bytes(b"z" * 7)
+    assert mod.drop_proxy_weights(tmp_path) == 120
+    assert sorted(p.name for p in proxy.iterdir()) == ["layers.json"]
+    assert (adapter / "adapter_model.safetensors").is_file()
+    assert mod.drop_proxy_weights(tmp_path) == 0
