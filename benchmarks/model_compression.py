@@ -469,12 +469,37 @@ def _f(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def grid_table(results: dict[str, Any]) -> list[str]:
-    """Per model, task and ratio: each scorer / merger's dev accuracy, retained accuracy, answer loss and seconds."""
+def dev_groups(task: str, settings: dict[str, Any]) -> list[str]:
+    """The cluster key (e.g. question stem) of each dev example, in the order of the stored ``hits``.
+
+    Rebuilt from the seeded split the entry was measured on (no model is loaded); refused if the rebuilt
+    split differs from the stored one (the task data or the carving changed since).
+    """
+    data = task_data(task, settings["dev"], settings["dev_clusters_min"], settings["calibration"])
+    changed = {k: (v, settings.get(k)) for k, v in data.split.items() if settings.get(k) != v}
+    if changed:
+        raise SystemExit(f"{task}: the dev split rebuilt today differs from the stored one {changed}")
+    return [cluster_key(ex, settings["cluster_by"], i) for i, ex in enumerate(data.dev)]
+
+
+def acc_change(hits: str, full_hits: str, groups: Sequence[str] | None) -> str:
+    """Compressed minus uncompressed dev accuracy with its paired 95% bootstrap interval, whole clusters
+    resampled (:func:`damoc.selection.agreement.paired_difference`): on a dev split of a few question
+    stems, one stem flipping moves accuracy by a twelfth, so a gain inside the interval is not a gain."""
+    from damoc.selection.agreement import paired_difference
+
+    d = paired_difference([int(h) for h in hits], [int(h) for h in full_hits], groups)
+    return f"{d.point:+.3f} ({d.low:+.3f} to {d.high:+.3f})"
+
+
+def grid_table(results: dict[str, Any], groups: dict[str, list[str]] | None = None) -> list[str]:
+    """Per model, task and ratio: each scorer / merger's dev accuracy, its change from the uncompressed
+    model with a 95% interval (``groups``: each run's dev cluster keys; without, examples resampled one by
+    one), retained accuracy, answer loss and seconds."""
     lines = [
-        "| model | task | ratio | scorer / merger | layers | dev acc | retained acc | dev answer loss "
-        "| CPU seconds score / merge / eval (acc + loss) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | task | ratio | scorer / merger | layers | dev acc | acc change (95% CI) | retained acc "
+        "| dev answer loss | CPU seconds score / merge / eval (acc + loss) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, entry in results["runs"].items():
         if "full" not in entry:
@@ -482,14 +507,15 @@ def grid_table(results: dict[str, Any]) -> list[str]:
         model, task = key.split("/")
         f = entry["full"]
         lines.append(
-            f"| {model} | {task} | 0 | uncompressed | {f['layers']} | {f['acc']:.3f} | 1.000 | {f['answer_loss']:.3f} "
-            f"| - / - / {f['eval_cpu_seconds'] + f['loss_cpu_seconds']:.0f} |"
+            f"| {model} | {task} | 0 | uncompressed | {f['layers']} | {f['acc']:.3f} | - | 1.000 "
+            f"| {f['answer_loss']:.3f} | - / - / {f['eval_cpu_seconds'] + f['loss_cpu_seconds']:.0f} |"
         )
         for ckey, c in sorted(entry["cells"].items(), key=lambda kv: _cell_order(kv[0])):
             ratio, scorer, merger = ckey.split("/")
+            change = acc_change(c["hits"], f["hits"], (groups or {}).get(key))
             lines.append(
                 f"| {model} | {task} | {ratio} | {scorer} / {merger} | {c['layers_after']} | {c['acc']:.3f} "
-                f"| {_f(c['retained_acc'])} | {c['answer_loss']:.3f} "
+                f"| {change} | {_f(c['retained_acc'])} | {c['answer_loss']:.3f} "
                 f"| {c['score_cpu_seconds']:.0f} / {c['merge_cpu_seconds']:.1f} "
                 f"/ {c['eval_cpu_seconds'] + c['loss_cpu_seconds']:.0f} |"
             )
@@ -627,8 +653,13 @@ def split_notes(results: dict[str, Any]) -> list[str]:
 
 
 def print_tables(results: dict[str, Any]) -> None:
+    groups = {
+        key: dev_groups(key.split("/")[1], entry["settings"])
+        for key, entry in results["runs"].items()
+        if "full" in entry
+    }
     for block in (
-        grid_table(results),
+        grid_table(results, groups),
         split_notes(results),
         merging_table(results),
         order_table(results),

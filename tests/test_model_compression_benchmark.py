@@ -57,3 +57,30 @@ def test_order_table_ranks_models_and_compares_with_the_uncompressed_order(mod: 
     # by loss c < a < b: pairs (a,b) kept, (a,c) and (b,c) flipped -> tau = (1 - 2) / 3
     assert rows[3] == "| t | 0.25 | s / none | c 3.00 < a 4.00 < b 5.00 | -0.33 | a 0.300 = b 0.300 > c 0.200 | +0.82 |"
     assert len(rows) == 4  # x was measured on one model only
+
+
+def test_acc_change_interval_resamples_whole_clusters(mod: ModuleType) -> None:
+    # four clusters of two examples; the compressed model gains one hit in cluster a only
+    full = "00100111"
+    comp = "10100111"
+    groups = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    text = mod.acc_change(comp, full, groups)
+    point, interval = text.split(" (")
+    assert point == "+0.125"  # one more hit of 8
+    low, high = (float(x) for x in interval.rstrip(")").split(" to "))
+    # a resample holds cluster a 0..4 times of 4 -> mean difference in {0, 1/8, ..., 4/8}: the interval
+    # starts at 0 (a drawn no time has probability (3/4)^4 = 0.32) and cannot pass 0.5
+    assert low == 0.0 and 0.125 < high <= 0.5
+    # the same hits in every cluster: no change and a point interval
+    assert mod.acc_change(full, full, groups) == "+0.000 (+0.000 to +0.000)"
+
+
+def test_grid_table_shows_the_change_with_its_interval(mod: ModuleType) -> None:
+    full = {"layers": 4, "acc": 0.5, "answer_loss": 2.0, "hits": "1100", "eval_cpu_seconds": 1, "loss_cpu_seconds": 1}
+    cell = {
+        "layers_after": 3, "acc": 0.75, "retained_acc": 1.5, "answer_loss": 3.0, "hits": "1110",
+        "score_cpu_seconds": 2, "merge_cpu_seconds": 0.0, "eval_cpu_seconds": 1, "loss_cpu_seconds": 1,
+    }  # fmt: skip
+    results = {"runs": {"m/t": {"full": full, "cells": {"0.25/s/none": cell}}}}
+    rows = mod.grid_table(results, {"m/t": ["a", "a", "b", "b"]})
+    assert rows[3].startswith("| m | t | 0.25 | s / none | 3 | 0.750 | +0.250 (+0.000 to +0.500) | 1.500 | 3.000 |")
