@@ -108,7 +108,7 @@ def run_variant(task: str, budget: float, label: str, extra: list[str], run_root
     layout = RunLayout(cfg.run_dir)
     ranking = json.loads((layout.root / "ranking.json").read_text(encoding="utf-8"))
     data_seconds = float((read_manifest(layout.data_dir) or {}).get("seconds", 0.0))
-    result = {
+    return {
         **judge(ranking, cell, data_seconds),
         "budget": budget,
         "overrides": extra,
@@ -116,8 +116,7 @@ def run_variant(task: str, budget: float, label: str, extra: list[str], run_root
         "truth_keys_checked": "truth_keys" in cell,
         "seconds": round(time.time() - start, 1),
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-    }
-    return result, Path(cfg.run_dir)
+    }, layout.root
 
 
 def load() -> dict[str, Any]:
