@@ -17,6 +17,14 @@ Run:  .venv/bin/python benchmarks/fidelity.py [--tasks medical_except ...] [--bu
       .venv/bin/python benchmarks/fidelity.py --prescreens --tasks medical_except --budgets 0.03125
                   (each zero-cost pre-screen, selection.prescreen's scorers, added as a baseline of finished cells)
       .venv/bin/python benchmarks/fidelity.py --table     (the README tables, summary then cells, from the stored results)
+      .venv/bin/python benchmarks/fidelity.py --truth-only --tasks reading_comprehension [--models NAME ...]
+                  (only the ground truths, the long pole; --models trains chosen candidates, e.g. one per process)
+      .venv/bin/python benchmarks/fidelity.py --status [--tasks ...] [--epochs 3]
+                  (where each ground truth stands in the cache: done with its scores, at step s of n, or not started)
+
+Every finished ground truth's small files (reports, per-example predictions, no weights) are copied to
+benchmarks/results/ground_truth/<cache key>/ (``truth_records``) and restored from there into an empty
+cache, so a ground truth measured on one machine is not trained again on the next.
       -> runs/fidelity/<task>/e<epochs>-b<budget>/, benchmarks/results/fidelity.json
 """
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +42,9 @@ from damoc.artifacts import package_versions
 from damoc.config import section_hash
 from damoc.loading import load_config
 from damoc.validation import validate_selection
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import truth_records  # finished ground truths kept in git
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fidelity.json"
@@ -65,9 +77,11 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
     import os
 
     cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label) + extra)
+    keys = restore_truths(cfg)
     start = time.time()
     load_before = os.getloadavg()[0]
     report = validate_selection(cfg)
+    record_truths(cfg, keys)
     ranking = json.loads((Path(cfg.run_dir) / "ranking.json").read_text(encoding="utf-8"))
     agreement = report.agreement or {}
     truth = {c.candidate: c.truth.model_dump() for c in report.candidates}
@@ -93,7 +107,7 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
         "baseline_token_layers": baseline_token_layers(ranking),
         "proxy_leader_above_chance": leader_above_chance(ranking),
         "costs": report.costs.model_dump(),
-        "truth_keys": truth_keys(cfg),
+        "truth_keys": keys,
         "seconds": round(time.time() - start, 1),
         "overrides": extra,
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
@@ -109,6 +123,25 @@ def truth_keys(cfg: Any) -> dict[str, str]:
     ctx = StageContext.from_config(cfg, None)
     train, evals = load_task(cfg)
     return {spec.name: build_job(cfg, spec, train, evals, ctx).key for spec in cfg.candidates}
+
+
+def restore_truths(cfg: Any) -> dict[str, str]:
+    """Each candidate's ground-truth key, with recorded ground truths put back into an empty cache."""
+    from damoc.validation.cache import cache_root
+
+    keys = truth_keys(cfg)
+    for name, key in keys.items():
+        if truth_records.restore(cache_root(cfg.cache_dir) / key, key):
+            print(f"{name}: ground truth {key} is finished (cache or benchmarks/results/ground_truth)", flush=True)
+    return keys
+
+
+def record_truths(cfg: Any, keys: dict[str, str]) -> None:
+    """Copy every finished ground truth among ``keys`` into ``benchmarks/results/ground_truth/``."""
+    from damoc.validation.cache import cache_root
+
+    for key in keys.values():
+        truth_records.save_record(cache_root(cfg.cache_dir) / key, key)
 
 
 def baseline_token_layers(ranking: dict[str, Any]) -> dict[str, int]:
@@ -133,6 +166,13 @@ def leader_above_chance(ranking: dict[str, Any]) -> bool | None:
     return leader in ranking["above_chance"]
 
 
+def truth_config(task: str, epochs: float, run_root: Path, curve: list[float] | None, sets: list[str]) -> Any:
+    """The config a task's ground truths are trained from (``truth_only``) and looked up by (``truth_status``)."""
+    # `--curve` alone (an empty list) keeps the config's fractions; it never turns the curve off
+    extra = [f"ground_truth.curve_fractions=[{','.join(f'{c:g}' for c in curve)}]"] if curve else []
+    return load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, 0.0625, epochs, run_root) + extra + sets)
+
+
 def truth_only(
     task: str, epochs: float, run_root: Path, curve: list[float] | None, models: list[str], sets: list[str]
 ) -> None:
@@ -144,20 +184,74 @@ def truth_only(
     from damoc.context import StageContext
     from damoc.validation.stage import ground_truth, load_task
 
-    # `--curve` alone (an empty list) keeps the config's fractions; it never turns the curve off
-    extra = [f"ground_truth.curve_fractions=[{','.join(f'{c:g}' for c in curve)}]"] if curve else []
-    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, 0.0625, epochs, run_root) + extra + sets)
+    cfg = truth_config(task, epochs, run_root, curve, sets)
     ctx = StageContext.from_config(cfg, None)
     train, evals = load_task(cfg)
     unknown = sorted(set(models) - {spec.name for spec in cfg.candidates})
     if unknown:
         raise SystemExit(f"--models: {unknown} are not candidates of configs/{task}.yaml")
+    keys = restore_truths(cfg)
     for spec in cfg.candidates:
         if models and spec.name not in models:
             continue
         start = time.time()
         truth = ground_truth(cfg, spec, train, evals, ctx)
+        record_truths(cfg, {spec.name: keys[spec.name]})
         print(f"{task} {spec.name}: ground truth {truth.evaluation.metrics} in {time.time() - start:.0f} s", flush=True)
+
+
+def entry_status(entry: Path, key: str, total_steps: int) -> dict[str, Any]:
+    """Where one ground truth stands in its cache entry: done (its metrics), at a checkpoint, or not started."""
+    from damoc.artifacts import is_done
+    from damoc.reports import EVAL_REPORT
+    from damoc.validation.base import RESULT_DIR, GroundTruthTrainReport
+    from damoc.validation.checkpoint import find_checkpoint, read_state
+
+    result = entry / RESULT_DIR
+    if is_done(result, key):
+        evaluation = json.loads((result / EVAL_REPORT).read_text())
+        train = json.loads((result / GroundTruthTrainReport.file_name).read_text())
+        return {"state": "done", "steps": total_steps, "metrics": evaluation["metrics"],
+                "train_seconds": train["seconds"], "eval_seconds": evaluation["seconds"]}  # fmt: skip
+    found = find_checkpoint(entry, key)
+    state = read_state(found) if found is not None else None
+    if state is None:
+        return {"state": "not started", "step": 0, "steps": total_steps}
+    label = "trained, evaluation left" if state.step >= total_steps else "training"
+    return {"state": label, "step": state.step, "steps": total_steps, "train_seconds": state.train_seconds}
+
+
+def truth_status(task: str, epochs: float, run_root: Path, sets: list[str]) -> list[dict[str, Any]]:
+    """Each candidate's ground truth of one task, looked up in the cache by its key (nothing is trained;
+    a recorded ground truth missing from the cache is restored into it first)."""
+    from damoc.context import StageContext
+    from damoc.validation.cache import cache_root
+    from damoc.validation.recipe import plan_epochs
+    from damoc.validation.stage import load_task
+    from damoc.validation.truth import build_job
+
+    cfg = truth_config(task, epochs, run_root, None, sets)
+    ctx = StageContext.from_config(cfg, None)
+    train, evals = load_task(cfg)
+    rows = []
+    for spec in cfg.candidates:
+        job = build_job(cfg, spec, train, evals, ctx)
+        steps = len(plan_epochs(len(train), job.recipe, ctx.seed).steps)
+        truth_records.restore(cache_root(cfg.cache_dir) / job.key, job.key)  # a recorded one counts as done
+        status = entry_status(cache_root(cfg.cache_dir) / job.key, job.key, steps)
+        rows.append({"task": task, "epochs": epochs, "candidate": spec.name, "key": job.key} | status)
+    return rows
+
+
+def status_line(row: dict[str, Any]) -> str:
+    """One ground truth's state as a line of ``--status``."""
+    head = f"{row['task']} ({row['epochs']:g} ep) {row['candidate']} [{row['key']}]: {row['state']}"
+    if row["state"] == "done":
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in row["metrics"].items())
+        return f"{head}: {metrics} ({row['train_seconds']:.0f} s training, {row['eval_seconds']:.0f} s evaluation)"
+    if row["state"] == "not started":
+        return f"{head} (0 of {row['steps']} steps)"
+    return f"{head}: step {row['step']} of {row['steps']} ({row['train_seconds']:.0f} s of training so far)"
 
 
 PRESCREENS = ("perplexity", "zero_shot", "logme")
@@ -344,6 +438,9 @@ def main() -> None:
     parser.add_argument("--run-root", type=Path, default=ROOT / "runs" / "fidelity")
     parser.add_argument("--table", action="store_true", help="print the README table from the stored results")
     parser.add_argument("--truth-only", action="store_true", help="only train the ground truths (cached for later)")
+    parser.add_argument(
+        "--status", action="store_true", help="where each ground truth stands in the cache (done, step, not started)"
+    )
     parser.add_argument("--models", nargs="*", default=[], help="with --truth-only: only these candidates")
     parser.add_argument(
         "--curve", nargs="*", type=float, help="ground-truth curve fractions (none given: the config's)"
@@ -355,6 +452,11 @@ def main() -> None:
     )
     parser.add_argument("--prescreen-samples", type=int, default=64, help="training examples each pre-screen scores")
     args = parser.parse_args()
+    if args.status:
+        for task in args.tasks:
+            for row in truth_status(task, args.epochs, args.run_root, args.set):
+                print(status_line(row), flush=True)
+        return
     if args.truth_only:
         for task in args.tasks:
             truth_only(task, args.epochs, args.run_root, args.curve, args.models, args.set)
