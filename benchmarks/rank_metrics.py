@@ -23,7 +23,7 @@ is not a verifiable held-out test; reading_comprehension, not run yet, is.
 A prediction can be written down before its ground truth exists (``--predict TASK``): every source's
 order under every score, read from a cell that ran without its ground truth (``damoc run`` with the
 cell's overrides), stored with the time and the commit under ``predictions``; once the ground truth
-exists, the cell is graded like the others and the stored prediction shows what was said before.
+exists, the cell is graded like the others and ``graded`` judges what was said before against it.
 
 Run:  .venv/bin/python benchmarks/rank_metrics.py            -> benchmarks/results/rank_metrics.json
       .venv/bin/python benchmarks/rank_metrics.py --table    (the README table)
@@ -146,6 +146,49 @@ def predict(task: str, budget: float, epochs: float, run_root: Path) -> dict[str
     }
 
 
+def grade(predictions: dict[str, Any], cells: dict[str, Any]) -> dict[str, Any]:
+    """Each written-down prediction whose cell now has a ground truth, judged as the cells are (tie group).
+
+    Per prediction: the ground truth's order and tie group, the pre-stated rule's and damoc's proxy's
+    picks with their tie-aware and strict hits, and every stored source's order under every score.
+    The prediction itself is never rewritten; this is computed from it and the graded cell.
+    """
+    out: dict[str, Any] = {}
+    for key, p in predictions.items():
+        cell = cells.get(key)
+        if cell is None:
+            continue
+        tie, best = set(cell["truth_tie_group"]), cell["truth_order"][0]
+
+        def judged(pick: str, tie: set[str] = tie, best: str = best) -> dict[str, Any]:
+            return {"pick": pick, "hit": pick in tie, "strict": pick == best}
+
+        out[key] = {
+            "truth_order": cell["truth_order"],
+            "truth_tie_group": cell["truth_tie_group"],
+            "rule": p["rule"],
+            "rule_pick": judged(p["rule_pick"]),
+            "proxy_pick": judged(p["proxy_pick"]) | {"exact_tie": p["proxy_exact_tie"]},
+            "sources": {
+                source: {m: judged(order[0]) for m, order in s["orders"].items()} for source, s in p["sources"].items()
+            },
+        }
+    return out
+
+
+def graded_lines(graded: dict[str, Any]) -> list[str]:
+    """One line per graded prediction: what the rule and the proxy said, against the ground truth."""
+
+    def mark(j: dict[str, Any]) -> str:
+        return f"{j['pick']} ({'a tie-aware hit' if j['hit'] else 'a miss'}{', strict' if j['strict'] else ''})"
+
+    return [
+        f"{key}, graded: ground truth {' > '.join(g['truth_order'])} (tie group {', '.join(g['truth_tie_group'])}); "
+        f"{g['rule']} picked {mark(g['rule_pick'])}; damoc's proxy picked {mark(g['proxy_pick'])}"
+        for key, g in graded.items()
+    ]
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     """Rows: source x metric; columns: cells (pick, tie-aware hit); last column: hits of cells."""
     cells = list(results)
@@ -184,6 +227,8 @@ def main() -> None:
         for key, p in stored.get("predictions", {}).items():
             print(f"\n{key}, written {p['written_at']} (after commit {p['commit_before'][:7]}): {p['rule']} picks "
                   f"{p['rule_pick']}; damoc's proxy picks {p['proxy_pick']}")  # fmt: skip
+        for line in graded_lines(stored.get("graded", {})):
+            print(f"\n{line}")
         return
     if args.predict:
         key = f"{args.predict}@{args.budget:g}"
@@ -195,8 +240,11 @@ def main() -> None:
         return
     # a deleted run folder keeps its cell
     stored["cells"] = stored["cells"] | measure(json.loads(FIDELITY.read_text()), args.run_root)
+    stored["graded"] = grade(stored.get("predictions", {}), stored["cells"])
     RESULTS.write_text(json.dumps(stored, indent=1) + "\n")
     print(markdown_table(stored["cells"]))
+    for line in graded_lines(stored["graded"]):
+        print(f"\n{line}")
 
 
 if __name__ == "__main__":

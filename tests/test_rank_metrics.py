@@ -67,3 +67,21 @@ def test_predict_writes_each_sources_order_without_a_ground_truth(mod: ModuleTyp
     orders = out["sources"]["eval"]["orders"]
     assert (orders["acc"], orders["prob"], orders["logp"]) == (["b", "a"], ["a", "b"], ["a", "b"])
     assert len(out["commit_before"]) == 40
+
+
+def test_grade_judges_a_written_prediction_against_the_later_ground_truth(mod: ModuleType) -> None:
+    orders = {"acc": ["b", "a", "c"], "logp": ["c", "a", "b"]}
+    prediction = {
+        "rule": "subset_tuning ranked by logp", "rule_pick": "c", "proxy_pick": "b", "proxy_exact_tie": ["a"],
+        "sources": {"eval": {"orders": orders}},
+    }  # fmt: skip
+    # the ground truth: a > b > c, with a and b a statistical tie
+    cells = {"task@0.03125": {"truth_order": ["a", "b", "c"], "truth_tie_group": ["a", "b"]}}
+    assert mod.grade({"other@0.03125": prediction}, cells) == {}  # no ground truth yet: nothing graded
+    g = mod.grade({"task@0.03125": prediction}, cells)["task@0.03125"]
+    assert g["rule_pick"] == {"pick": "c", "hit": False, "strict": False}
+    assert g["proxy_pick"] == {"pick": "b", "hit": True, "strict": False, "exact_tie": ["a"]}
+    assert g["sources"]["eval"]["acc"]["hit"] and not g["sources"]["eval"]["logp"]["hit"]
+    (line,) = mod.graded_lines({"task@0.03125": g})
+    assert "ground truth a > b > c (tie group a, b)" in line
+    assert "picked c (a miss)" in line and "picked b (a tie-aware hit)" in line
