@@ -44,6 +44,11 @@ VARIANTS: dict[str, list[str]] = {
     "tolerance-b4-lr2e-3": ["model.max_loss_increase=0.1", "training.batch_size=4", "training.learning_rate=2.0e-3"],
     "tolerance-b8-lr2e-3": ["model.max_loss_increase=0.1", "training.learning_rate=2.0e-3"],
     "b2-lr1e-3": ["training.batch_size=2", "training.learning_rate=1.0e-3"],
+    # how the budget is split between data and layers: fewer layers removed, so fewer steps at the same compute
+    "remove-eighth": ["model.remove_ratio=0.125"],
+    "no-removal": ["model.remove_ratio=0"],
+    # which layers: similarity measured where the answers are predicted
+    "answer-scorer": ["model.scorer={method: block_influence_answer}"],
 }
 """Recipe variants, as config overrides on top of ``configs/<task>.yaml``; all at the same budget."""
 
