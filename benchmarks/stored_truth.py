@@ -18,7 +18,12 @@ This is for measuring (a data method's or a scorer's effect on the pick), not fo
 default recipe: the ground truth is scored on the eval split, and a recipe tuned against it is tuned
 on the eval split. A variant measured here is named by its label, never folded into the summary.
 
+A variant can also be run on a task whose ground truth is not stored yet (``--predict --tasks TASK``):
+its pick is written down with the time and the commit under ``predictions`` and never overwritten, so
+once the cell exists the judged run (same run folder) tests a pick made before the answer was known.
+
 Run:  .venv/bin/python benchmarks/stored_truth.py --label LABEL --set KEY=VALUE ... [--tasks ...] [--budget 0.03125]
+      .venv/bin/python benchmarks/stored_truth.py --label LABEL --set ... --predict --tasks reading_comprehension
       .venv/bin/python benchmarks/stored_truth.py --table
       -> runs/stored_truth/<label>/<task>/, merges {label: {task: cell}} into benchmarks/results/stored_truth.json
 """
@@ -57,18 +62,36 @@ def stored_cell(task: str, budget: float) -> tuple[dict[str, Any], float]:
     return cells[str(budget)], entry["epochs"]
 
 
+def ranked(ranking: dict[str, Any], data_seconds: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """A ranking's candidate rows, best first, and the proxy's seconds per stage (summed over candidates) and in all."""
+    rows = sorted(ranking["candidates"], key=lambda c: c["rank"])
+    stage = {s: sum(c["seconds"].get(s, 0.0) for c in rows) for s in ("model", "train", "eval")}
+    return rows, {"data": data_seconds, **stage, "total": data_seconds + sum(stage.values())}
+
+
+def prediction(ranking: dict[str, Any], data_seconds: float) -> dict[str, Any]:
+    """What a proxy ranking says before its ground truth exists: the order, scores, ties and seconds."""
+    rows, seconds = ranked(ranking, data_seconds)
+    return {
+        "proxy_order": [c["candidate"] for c in rows],
+        "proxy_scores": {c["candidate"]: c["score"] for c in rows},
+        "pick_tied_with": rows[0].get("tied_with", []),
+        "top_group": ranking.get("top_group", []),
+        "proxy_leader_above_chance": fidelity.leader_above_chance(ranking),
+        "proxy_seconds": {k: round(seconds[k], 1) for k in ("data", "model", "train", "eval")},
+    }
+
+
 def judge(ranking: dict[str, Any], cell: dict[str, Any], data_seconds: float) -> dict[str, Any]:
     """A proxy ranking (``ranking.json``) against a stored cell's ground truth."""
     from damoc.selection.agreement import agreement
     from damoc.validation.compare import pick_check
 
     truth = {n: s["point"] for n, s in cell["truth_scores"].items()}
-    rows = sorted(ranking["candidates"], key=lambda c: c["rank"])
+    rows, proxy_seconds = ranked(ranking, data_seconds)
     scores = {c["candidate"]: c["score"] for c in rows}
     pick = rows[0]["candidate"]
     check = pick_check("proxy", pick, truth, cell["truth_tie_group"])
-    stage = {s: sum(c["seconds"].get(s, 0.0) for c in rows) for s in ("model", "train", "eval")}
-    proxy_seconds = {"data": data_seconds, **stage, "total": data_seconds + sum(stage.values())}
     truth_seconds = cell["costs"]["truth_seconds"]
     proxy_tl = sum(c["train_tokens"] * c["layers_after"] for c in rows if c.get("train_tokens") is not None)
     return {
@@ -83,40 +106,86 @@ def judge(ranking: dict[str, Any], cell: dict[str, Any], data_seconds: float) ->
         "kendall_tau": agreement(scores, truth).get("kendall_tau"),
         "proxy_leader_above_chance": fidelity.leader_above_chance(ranking),
         "proxy_seconds": {k: round(v, 1) for k, v in proxy_seconds.items()},
-        "train_speedup": round(truth_seconds["train"] / stage["train"], 1) if stage["train"] else None,
+        "train_speedup": round(truth_seconds["train"] / proxy_seconds["train"], 1) if proxy_seconds["train"] else None,
         "end_to_end_speedup": round(truth_seconds["total"] / proxy_seconds["total"], 1),
         "token_layer_speedup": round(cell["costs"]["truth_token_layers"] / proxy_tl, 1) if proxy_tl else None,
     }
 
 
-def run_variant(task: str, budget: float, label: str, extra: list[str], run_root: Path) -> tuple[dict[str, Any], Path]:
-    """Run the proxy of one (task, variant) and judge it against the stored ground truth; also its run folder."""
+def variant_config(
+    task: str, budget: float, epochs: float, label: str, extra: list[str], run_root: Path, cell_overrides: list[str]
+) -> Any:
+    """The config of one (task, variant): the fidelity cell's overrides, no baselines, then the variant's."""
+    base = fidelity.overrides(task, budget, epochs, run_root / label, "")
+    return load_config(ROOT / "configs" / f"{task}.yaml", [*base, "selection.baselines=[]", *cell_overrides, *extra])
+
+
+def run_proxy(cfg: Any) -> tuple[dict[str, Any], float, dict[str, Any], Path]:
+    """``damoc run`` of a variant's config: its ranking, data-stage seconds, run facts and run folder."""
     from damoc.artifacts import RunLayout, read_manifest
     from damoc.pipeline import run
 
+    start, load_before = time.time(), os.getloadavg()[0]
+    run(cfg)
+    layout = RunLayout(cfg.run_dir)
+    ranking = json.loads((layout.root / "ranking.json").read_text(encoding="utf-8"))
+    data_seconds = float((read_manifest(layout.data_dir) or {}).get("seconds", 0.0))
+    facts = {
+        "seconds": round(time.time() - start, 1),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+    return ranking, data_seconds, facts, layout.root
+
+
+def run_variant(task: str, budget: float, label: str, extra: list[str], run_root: Path) -> tuple[dict[str, Any], Path]:
+    """Run the proxy of one (task, variant) and judge it against the stored ground truth; also its run folder."""
     cell, epochs = stored_cell(task, budget)
-    base = fidelity.overrides(task, budget, epochs, run_root / label, "")
-    cfg = load_config(ROOT / "configs" / f"{task}.yaml", [*base, "selection.baselines=[]", *cell["overrides"], *extra])
+    cfg = variant_config(task, budget, epochs, label, extra, run_root, cell["overrides"])
     if "truth_keys" in cell and cell["truth_keys"] != (keys := fidelity.truth_keys(cfg)):
         raise SystemExit(
             f"{task}: the stored ground truth is not the one this config would train (its cache keys "
             f"{cell['truth_keys']}, this config's {keys}): the data, recipe or candidates changed; "
             f"re-run benchmarks/fidelity.py --tasks {task}"
         )
-    start, load_before = time.time(), os.getloadavg()[0]
-    run(cfg)
-    layout = RunLayout(cfg.run_dir)
-    ranking = json.loads((layout.root / "ranking.json").read_text(encoding="utf-8"))
-    data_seconds = float((read_manifest(layout.data_dir) or {}).get("seconds", 0.0))
+    ranking, data_seconds, facts, root = run_proxy(cfg)
     return {
         **judge(ranking, cell, data_seconds),
         "budget": budget,
         "overrides": extra,
         "truth_from": f"fidelity.json tasks.{task}.budgets.{budget}",
         "truth_keys_checked": "truth_keys" in cell,
-        "seconds": round(time.time() - start, 1),
-        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-    }, layout.root
+        **facts,
+    }, root
+
+
+def predict_variant(
+    task: str, budget: float, epochs: float, label: str, extra: list[str], run_root: Path
+) -> dict[str, Any]:
+    """Run a variant on a task whose fidelity cell does not exist yet and write down its pick (never overwritten).
+
+    The run folder is the one the judged run uses (``run_root/label/task``), so once the cell exists,
+    ``--label`` without ``--predict`` reuses it and judges it; the prediction stays as written.
+    """
+    import subprocess
+
+    if str(budget) in fidelity.load_results()["tasks"].get(task, {}).get("budgets", {}):
+        raise SystemExit(f"{task}: its ground truth is already in {fidelity.RESULTS}; a prediction must come before it")
+    written = load().get("predictions", {}).get(label, {})
+    if task in written:
+        raise SystemExit(f"{task} [{label}]: a prediction is already written down ({RESULTS}); it is never overwritten")
+    cfg = variant_config(task, budget, epochs, label, extra, run_root, [])
+    ranking, data_seconds, facts, _ = run_proxy(cfg)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "commit_before": commit,
+        "budget": budget,
+        "epochs": epochs,
+        "overrides": extra,
+        "truth_keys": fidelity.truth_keys(cfg),
+        **prediction(ranking, data_seconds),
+        **facts,
+    }
 
 
 def load() -> dict[str, Any]:
@@ -128,6 +197,13 @@ def save_cell(label: str, overrides: list[str], task: str, cell: dict[str, Any])
     results = load()
     results["variants"].setdefault(label, {"overrides": overrides, "tasks": {}})["tasks"][task] = cell
     results["versions"] = package_versions()
+    write_json_atomic(RESULTS, results)
+
+
+def save_prediction(label: str, task: str, written: dict[str, Any]) -> None:
+    """Merge one written-down prediction into the file as it is now (under ``predictions``)."""
+    results = load()
+    results.setdefault("predictions", {}).setdefault(label, {})[task] = written
     write_json_atomic(RESULTS, results)
 
 
@@ -191,6 +267,10 @@ def main() -> None:
     parser.add_argument(
         "--keep-weights", action="store_true", help="keep each stored cell's proxy weights (default: deleted)"
     )
+    parser.add_argument(
+        "--predict", action="store_true", help="--tasks without a ground truth yet: write down the variant's pick"
+    )
+    parser.add_argument("--epochs", type=float, default=1.0, help="--predict: the ground truth's epochs")
     args = parser.parse_args()
     results = load()
     if args.table:
@@ -198,6 +278,14 @@ def main() -> None:
         return
     if not args.label:
         parser.error("--label is required (or --table)")
+    if args.predict:
+        if not args.tasks:
+            parser.error("--predict needs --tasks (tasks whose ground truth is not stored yet)")
+        for task in args.tasks:
+            written = predict_variant(task, args.budget, args.epochs, args.label, args.set, args.run_root)
+            save_prediction(args.label, task, written)
+            print(f"{task} [{args.label}] written down: {' > '.join(written['proxy_order'])}", flush=True)
+        return
     tasks = args.tasks or [t for t in fidelity.TASKS if t in fidelity.load_results()["tasks"]]
     variant = results["variants"].setdefault(args.label, {"overrides": args.set, "tasks": {}})
     if variant["overrides"] != args.set:

@@ -110,3 +110,37 @@ def test_drop_proxy_weights_keeps_adapters_and_reports(mod: ModuleType, tmp_path
     assert sorted(p.name for p in proxy.iterdir()) == ["layers.json"]
     assert (adapter / "adapter_model.safetensors").is_file()
     assert mod.drop_proxy_weights(tmp_path) == 0
+
+
+def test_prediction_by_hand(mod: ModuleType) -> None:
+    ranking = {
+        "candidates": [_row("a", 2, 0.40, 10.0), _row("b", 1, 0.45, 20.0) | {"tied_with": ["a"]}],
+        "top_group": ["b", "a"],
+        "chance": 0.25,
+        "above_chance": ["a", "b"],
+    }
+    out = mod.prediction(ranking, data_seconds=7.0)
+    assert out["proxy_order"] == ["b", "a"] and out["proxy_scores"] == {"b": 0.45, "a": 0.40}
+    assert out["pick_tied_with"] == ["a"] and out["top_group"] == ["b", "a"]
+    assert out["proxy_leader_above_chance"] is True
+    # model 5 + 5, train 20 + 10, eval 25/3 + 25/3 seconds
+    assert out["proxy_seconds"] == {"data": 7.0, "model": 10.0, "train": 30.0, "eval": 16.7}
+
+
+def test_a_prediction_comes_before_its_ground_truth_and_is_never_overwritten(
+    mod: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    stored = {"tasks": {"medical_qa": {"epochs": 1, "budgets": {"0.03125": {}}}}}
+    (tmp_path / "fidelity.json").write_text(json.dumps(stored))
+    monkeypatch.setattr(mod.fidelity, "RESULTS", tmp_path / "fidelity.json")
+    monkeypatch.setattr(mod, "RESULTS", tmp_path / "stored_truth.json")
+    with pytest.raises(SystemExit, match="medical_qa: its ground truth is already in"):
+        mod.predict_variant("medical_qa", 0.03125, 1.0, "v", [], tmp_path)
+    mod.save_prediction("v", "reading_comprehension", {"proxy_order": ["a", "b"]})
+    with pytest.raises(SystemExit, match=r"reading_comprehension \[v\]: a prediction is already written down"):
+        mod.predict_variant("reading_comprehension", 0.03125, 1.0, "v", [], tmp_path)
+    assert json.loads((tmp_path / "stored_truth.json").read_text())["predictions"] == {
+        "v": {"reading_comprehension": {"proxy_order": ["a", "b"]}}
+    }
