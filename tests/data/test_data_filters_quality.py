@@ -12,6 +12,7 @@ from damoc.context import StageContext
 from damoc.data.base import filter_record, keep_count
 from damoc.data.filters.deita import quality_order, select_deita
 from damoc.data.filters.perplexity import select_band
+from damoc.errors import ConfigError
 from damoc.registry import registry
 from damoc.tasks.load import Example, build_prompt, target_text
 from damoc.testing import make_mc_records
@@ -158,3 +159,30 @@ def test_deita_filter_equals_its_parts(tiny_model_dirs: dict[str, Path]) -> None
     record = filter_record(method)
     assert record is not None and record.score_name == "ifd"
     np.testing.assert_allclose(np.array(record.scores, dtype=float), scores, rtol=1e-6)
+
+
+def test_deita_and_hybrid_with_a_pool_score_only_a_seeded_sample(tiny_model_dirs: dict[str, Path]) -> None:
+    import random
+
+    from damoc.data.embeddings import embed_examples
+    from damoc.data.likelihood import compute_ifd
+
+    examples, ctx, tiny = _mc_examples(20), StageContext(device="cpu"), str(tiny_model_dirs["qwen2"])
+    params = {"reference_model": tiny, "keep_count": 2, "threshold": 0.97, "pool": 3}
+    method = registry("filter").build("deita", params)
+    kept = method.select(examples, ctx)
+    pool = sorted(random.Random(ctx.seed).sample(range(20), 6))  # ceil(3 x 2) of 20, seeded
+    record = filter_record(method)
+    assert record is not None and [i for i, s in enumerate(record.scores) if s is not None] == pool
+    sub = [examples[i] for i in pool]
+    chosen = select_deita(
+        compute_ifd(sub, tiny, 256, 32, ctx), embed_examples(sub, "all-minilm-l6-v2", 32, ctx), 2, 0.97
+    )
+    assert kept == sorted(pool[i] for i in chosen)
+    hybrid = registry("filter").build(
+        "hybrid", {"reference_model": tiny, "keep_count": 4, "pool": 2, "num_clusters": 2}
+    )
+    kept_h = hybrid.select(examples, ctx)
+    assert 0 < len(kept_h) <= 4 and set(kept_h) <= set(random.Random(ctx.seed).sample(range(20), 8))  # IFD < 1 only
+    with pytest.raises(ConfigError, match="pool must be 0"):
+        registry("filter").build("deita", params | {"pool": 0.5})

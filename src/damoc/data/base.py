@@ -114,6 +114,37 @@ class KeepParams(MethodParams):
         return keep_count(num_examples, self.keep_ratio)
 
 
+class PoolParams(MethodParams):
+    """``pool``: a filter that scores every example with a model may score a seeded random pool instead.
+
+    The scoring pass (IFD under a reference model) is the data stage's cost; with ``pool: 8`` a filter
+    that keeps 100 examples scores 800 drawn uniformly (seeded) and selects among them, so its cost
+    follows the budget instead of the training set.
+    """
+
+    pool: float = Field(
+        0, ge=0, description="score only a seeded random pool of pool x the kept count (0: every example)"
+    )
+
+    @model_validator(mode="after")
+    def _pool_covers_the_budget(self) -> PoolParams:
+        if 0 < self.pool < 1:
+            raise ValueError(
+                f"pool must be 0 (score every example) or at least 1 (times the kept count), not {self.pool}"
+            )
+        return self
+
+    def pool_of(self, num_examples: int, kept: int, seed: int) -> list[int]:
+        """Sorted indices to score: all of them when ``pool`` is 0 or covers the set, else a seeded sample."""
+        import math
+        import random
+
+        size = math.ceil(self.pool * kept) if self.pool else num_examples
+        if size >= num_examples:
+            return list(range(num_examples))
+        return sorted(random.Random(seed).sample(range(num_examples), size))
+
+
 def example_text(ex: Example) -> str:
     """The text that describes an example's content: its context (if any) and question."""
     return f"{ex.context}\n{ex.question}" if ex.context else ex.question

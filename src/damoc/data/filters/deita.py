@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, EmbeddingModelParams, FilterRecord, KeepParams, StageContext
+from damoc.data.base import FILTERS, EmbeddingModelParams, FilterRecord, KeepParams, PoolParams, StageContext
 from damoc.data.filters.embedding_dedup import admit_diverse
 from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
@@ -25,10 +25,11 @@ class DeitaFilter(Method):
     until the budget (``keep_ratio`` of the set) is full. DEITA's score is its trained complexity x
     quality scorers; damoc uses IFD from the ``ifd`` filter instead (no extra model): the quality order
     is descending IFD among the examples with IFD < 1, and those with IFD >= 1 are never admitted.
-    Fewer are kept when too few examples are both helpful and diverse. Score: IFD.
+    Fewer are kept when too few examples are both helpful and diverse. Score: IFD. With ``pool`` (a
+    multiple of the kept count) only a seeded random pool is scored and walked; the rest score None.
     """
 
-    class Params(ReferenceModelParams, KeepParams, EmbeddingModelParams):
+    class Params(ReferenceModelParams, KeepParams, EmbeddingModelParams, PoolParams):
         threshold: float = Field(
             0.9, gt=-1, le=1, description="an example is admitted only below this cosine similarity to every kept one"
         )
@@ -46,12 +47,16 @@ class DeitaFilter(Method):
         if not examples:
             self.record = FilterRecord("ifd")
             return []
-        scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
-        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         asked = p.kept_of(len(examples))
-        kept = select_deita(scores, vectors, asked, p.threshold)
+        pool = p.pool_of(len(examples), asked, ctx.seed)
+        scored = [examples[i] for i in pool]
+        pool_scores = compute_ifd(scored, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
+        vectors = embed_examples(scored, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
+        kept = sorted(pool[i] for i in select_deita(pool_scores, vectors, asked, p.threshold))
+        scores = np.full(len(examples), np.nan)
+        scores[pool] = pool_scores
         self.record = FilterRecord("ifd", [float(s) if np.isfinite(s) else None for s in scores])
-        log.info("deita: kept %d of %d (asked %d)", len(kept), len(examples), asked)
+        log.info("deita: kept %d of %d (asked %d; scored %d)", len(kept), len(examples), asked, len(pool))
         return kept
 
 

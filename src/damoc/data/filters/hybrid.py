@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, EmbeddingModelParams, KeepParams, StageContext
+from damoc.data.base import FILTERS, EmbeddingModelParams, KeepParams, PoolParams, StageContext
 from damoc.data.clustering import k_means
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.registry import Method, ReferenceModelParams
@@ -19,10 +19,11 @@ class HybridFilter(Method):
     Examples are embedded and split into ``num_clusters`` k-means clusters (scikit-learn, seeded; distribution-aware); each
     cluster gets a share of the budget proportional to its size and fills it with its highest-IFD
     examples among those with IFD < 1 (quality-aware, as the ``ifd`` filter). Budget a cluster cannot
-    fill goes to the best remaining examples of any cluster.
+    fill goes to the best remaining examples of any cluster. With ``pool`` (a multiple of the kept
+    count) only a seeded random pool is embedded, clustered and scored.
     """
 
-    class Params(ReferenceModelParams, KeepParams, EmbeddingModelParams):
+    class Params(ReferenceModelParams, KeepParams, EmbeddingModelParams, PoolParams):
         num_clusters: int = Field(8, gt=0, description="k-means clusters (capped at the number of examples)")
         batch_size: int = Field(32, gt=0, description="sequences per forward pass (scoring model and encoder)")
 
@@ -36,10 +37,13 @@ class HybridFilter(Method):
         p = self.params
         if not examples:
             return []
-        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
-        labels = k_means(vectors, min(p.num_clusters, len(examples)), seed=ctx.seed)
-        scores = compute_ifd(examples, p.reference_model, p.max_seq_len, p.batch_size, ctx)
-        return select_per_cluster(scores, labels, p.kept_of(len(examples)))
+        asked = p.kept_of(len(examples))
+        pool = p.pool_of(len(examples), asked, ctx.seed)
+        scored = [examples[i] for i in pool]
+        vectors = embed_examples(scored, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
+        labels = k_means(vectors, min(p.num_clusters, len(scored)), seed=ctx.seed)
+        scores = compute_ifd(scored, p.reference_model, p.max_seq_len, p.batch_size, ctx)
+        return sorted(pool[i] for i in select_per_cluster(scores, labels, asked))
 
 
 def cluster_quotas(sizes: list[int], k: int) -> list[int]:
