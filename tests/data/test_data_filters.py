@@ -218,7 +218,7 @@ def test_ifd_filter_keeps_the_right_count(score: IfdScore, tiny_model_dirs: dict
 
 
 def test_ifd_pool_scores_only_a_seeded_sample_and_picks_its_best(tiny_model_dirs: dict[str, Path]) -> None:
-    from damoc.data.filters.ifd import scored_pool
+    from damoc.data.base import scored_pool
     from damoc.data.likelihood import compute_ifd
 
     examples, ctx = _examples(), StageContext(device="cpu", seed=3)

@@ -115,34 +115,33 @@ class KeepParams(MethodParams):
 
 
 class PoolParams(MethodParams):
-    """``pool``: a filter that scores every example with a model may score a seeded random pool instead.
+    """``pool``: a filter that scores examples with a model scores only a seeded random pool of them.
 
     The scoring pass (IFD under a reference model) is the data stage's cost; with ``pool: 8`` a filter
     that keeps 100 examples scores 800 drawn uniformly (seeded) and selects among them, so its cost
-    follows the budget instead of the training set.
+    follows the budget instead of the training set (the best of a random pool, as Superfiltering's
+    cheap reference model is a cost cap).
     """
 
-    pool: float = Field(
-        0, ge=0, description="score only a seeded random pool of pool x the kept count (0: every example)"
+    pool: float | None = Field(
+        None,
+        ge=1,
+        description="score only a seeded random pool of pool x the kept count (a cost cap); None: every example",
     )
 
-    @model_validator(mode="after")
-    def _pool_covers_the_budget(self) -> PoolParams:
-        if 0 < self.pool < 1:
-            raise ValueError(
-                f"pool must be 0 (score every example) or at least 1 (times the kept count), not {self.pool}"
-            )
-        return self
-
     def pool_of(self, num_examples: int, kept: int, seed: int) -> list[int]:
-        """Sorted indices to score: all of them when ``pool`` is 0 or covers the set, else a seeded sample."""
-        import math
-        import random
+        """The indices to score (:func:`scored_pool`)."""
+        return scored_pool(num_examples, kept, self.pool, seed)
 
-        size = math.ceil(self.pool * kept) if self.pool else num_examples
-        if size >= num_examples:
-            return list(range(num_examples))
-        return sorted(random.Random(seed).sample(range(num_examples), size))
+
+def scored_pool(n: int, k: int, pool: float | None, seed: int) -> list[int]:
+    """The indices a pooled filter scores: all ``n``, or a seeded sample of ``ceil(pool * k)`` of them, in order."""
+    import math
+    import random
+
+    if pool is None or math.ceil(pool * k) >= n:
+        return list(range(n))
+    return sorted(random.Random(seed).sample(range(n), math.ceil(pool * k)))
 
 
 def example_text(ex: Example) -> str:

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, PoolParams, StageContext
 from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
@@ -38,17 +38,11 @@ class IfdFilter(Method):
     :func:`damoc.data.likelihood.ifd_losses`.
     """
 
-    class Params(ReferenceModelParams, KeepParams):
+    class Params(ReferenceModelParams, KeepParams, PoolParams):
         score: IfdScore = Field(
             "ppl_ratio",
             description="IFD form: ppl_ratio = exp(meanCE(A|Q) - meanCE(A)) (Superfiltering), "
             "loss_ratio = meanCE(A|Q) / meanCE(A) (Cherry LLM)",
-        )
-
-        pool: float | None = Field(
-            None,
-            ge=1,
-            description="score only a seeded random pool of pool x the kept count (a cost cap); None: every example",
         )
 
     params: Params
@@ -62,7 +56,7 @@ class IfdFilter(Method):
         if not examples:
             return []
         k = p.kept_of(len(examples))
-        pool = scored_pool(len(examples), k, p.pool, ctx.seed)
+        pool = p.pool_of(len(examples), k, ctx.seed)
         scores = compute_ifd([examples[i] for i in pool], p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         keep = sorted(pool[i] for i in select_by_ifd(scores, k))
         per_example: list[float | None] = [None] * len(examples)
@@ -79,16 +73,6 @@ class IfdFilter(Method):
             k,
         )
         return keep
-
-
-def scored_pool(n: int, k: int, pool: float | None, seed: int) -> list[int]:
-    """The indices IFD scores: all ``n``, or a seeded sample of ``ceil(pool * k)`` of them, in order."""
-    import math
-    import random
-
-    if pool is None or math.ceil(pool * k) >= n:
-        return list(range(n))
-    return sorted(random.Random(seed).sample(range(n), math.ceil(pool * k)))
 
 
 def select_by_ifd(scores: np.ndarray, k: int, candidates: np.ndarray | None = None) -> list[int]:
