@@ -21,11 +21,11 @@ Run:  .venv/bin/python benchmarks/fidelity.py [--tasks medical_except ...] [--bu
                   (only the ground truths, the long pole; --models trains chosen candidates, e.g. one per process)
       .venv/bin/python benchmarks/fidelity.py --status [--tasks ...] [--epochs 3]
                   (where each ground truth stands in the cache: done with its scores, at step s of n, or not started)
+      -> runs/fidelity/<task>/e<epochs>-b<budget>/, benchmarks/results/fidelity.json
 
 Every finished ground truth's small files (reports, per-example predictions, no weights) are copied to
 benchmarks/results/ground_truth/<cache key>/ (``truth_records``) and restored from there into an empty
 cache, so a ground truth measured on one machine is not trained again on the next.
-      -> runs/fidelity/<task>/e<epochs>-b<budget>/, benchmarks/results/fidelity.json
 """
 
 from __future__ import annotations
@@ -237,8 +237,9 @@ def truth_status(task: str, epochs: float, run_root: Path, sets: list[str]) -> l
     for spec in cfg.candidates:
         job = build_job(cfg, spec, train, evals, ctx)
         steps = len(plan_epochs(len(train), job.recipe, ctx.seed).steps)
-        truth_records.restore(cache_root(cfg.cache_dir) / job.key, job.key)  # a recorded one counts as done
-        status = entry_status(cache_root(cfg.cache_dir) / job.key, job.key, steps)
+        entry = cache_root(cfg.cache_dir) / job.key
+        truth_records.restore(entry, job.key)  # a recorded one counts as done
+        status = entry_status(entry, job.key, steps)
         rows.append({"task": task, "epochs": epochs, "candidate": spec.name, "key": job.key} | status)
     return rows
 

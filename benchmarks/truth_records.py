@@ -38,8 +38,10 @@ def save_record(entry: Path, key: str, records: Path = RECORDS) -> Path | None:
     """
     result = entry / RESULT_DIR
     out = records / key
-    if not is_done(result, key) or (out / MANIFEST).is_file():
-        return out if (out / MANIFEST).is_file() else None
+    if (out / MANIFEST).is_file():
+        return out
+    if not is_done(result, key):
+        return None
     tmp = out.with_name(f".{key}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
