@@ -95,6 +95,8 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
         "truth_scores": truth,
         "truth_tie_group": report.truth_tie_group,
         "proxy_order": report.proxy_order,
+        "pick": report.top1.pick,
+        "fallback": ranking.get("fallback"),
         "top1_strict": report.top1.strict,
         "top1_tie_aware": report.top1.tie_aware,
         "kendall_tau": agreement.get("kendall_tau"),
@@ -356,7 +358,7 @@ def summary_table(results: dict[str, Any]) -> str:
         clear += bool(s["top1_tie_aware"]) and above is True  # not recorded (older cells) does not count
         tie = ", ".join(n.split("-")[0] for n in c["truth_tie_group"])
         lines.append(
-            f"| {task} | {tie} | {c['proxy_order'][0].split('-')[0]} | {'yes' if s['top1_tie_aware'] else 'no'} "
+            f"| {task} | {tie} | {pick_of(c)} | {'yes' if s['top1_tie_aware'] else 'no'} "
             f"| {'-' if above is None else 'yes' if above else 'no'} | {_f(s.get('token_layer_speedup'), 1)}x "
             f"| {_f(s['train_speedup'], 1)}x | {_f(s['end_to_end_speedup'], 1)}x |"
         )
@@ -365,6 +367,12 @@ def summary_table(results: dict[str, Any]) -> str:
         f"| **{n} of {len(TASKS)} tasks measured** | | | **{hits} of {n}** ({clear} with the leader measured above guessing) | | | | |"
     )
     return "\n".join(lines)
+
+
+def pick_of(cell: dict[str, Any]) -> str:
+    """A cell's pick, short; "(fallback)" when ``selection.fallback`` made it (no proxy above guessing)."""
+    pick = cell.get("pick", cell["proxy_order"][0]).split("-")[0]
+    return f"{pick} (fallback)" if cell.get("fallback") else pick
 
 
 PICK_COLUMNS = (
@@ -384,7 +392,7 @@ def picks_table(results: dict[str, Any]) -> str:
     seen = dict.fromkeys(hits, 0)
     for task in results.get("summary", {}):
         c = results["tasks"][task]["budgets"][budget]
-        picks = {"damoc": (c["proxy_order"][0], c["top1_tie_aware"])}
+        picks = {"damoc": (c.get("pick", c["proxy_order"][0]), c["top1_tie_aware"])}
         picks |= {b: (v["pick"], v["tie_aware"]) for b, v in c["baselines"].items() if b in PICK_COLUMNS}
         marks = []
         for method in hits:

@@ -65,7 +65,7 @@ def stored_cell(task: str, budget: float) -> tuple[dict[str, Any], float]:
 def ranked(ranking: dict[str, Any], data_seconds: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """A ranking's candidate rows, best first, and the proxy's seconds per stage (summed over candidates) and in all."""
     rows = sorted(ranking["candidates"], key=lambda c: c["rank"])
-    stage = {s: sum(c["seconds"].get(s, 0.0) for c in rows) for s in ("model", "train", "eval")}
+    stage = {s: sum(c["seconds"].get(s, 0.0) for c in rows) for s in ("model", "train", "eval", "fallback")}
     return rows, {"data": data_seconds, **stage, "total": data_seconds + sum(stage.values())}
 
 
@@ -73,13 +73,21 @@ def prediction(ranking: dict[str, Any], data_seconds: float) -> dict[str, Any]:
     """What a proxy ranking says before its ground truth exists: the order, scores, ties and seconds."""
     rows, seconds = ranked(ranking, data_seconds)
     return {
+        "pick": picked(ranking),
+        "fallback": ranking.get("fallback"),
         "proxy_order": [c["candidate"] for c in rows],
         "proxy_scores": {c["candidate"]: c["score"] for c in rows},
         "pick_tied_with": rows[0].get("tied_with", []),
         "top_group": ranking.get("top_group", []),
         "proxy_leader_above_chance": fidelity.leader_above_chance(ranking),
-        "proxy_seconds": {k: round(seconds[k], 1) for k in ("data", "model", "train", "eval")},
+        "proxy_seconds": {k: round(seconds[k], 1) for k in ("data", "model", "train", "eval", "fallback")},
     }
+
+
+def picked(ranking: dict[str, Any]) -> str:
+    """The run's pick: ``selection.fallback``'s when it was used (no proxy above guessing), else the proxies' leader."""
+    fallback = ranking.get("fallback")
+    return fallback["pick"] if fallback else min(ranking["candidates"], key=lambda c: c["rank"])["candidate"]
 
 
 def judge(ranking: dict[str, Any], cell: dict[str, Any], data_seconds: float) -> dict[str, Any]:
@@ -90,13 +98,15 @@ def judge(ranking: dict[str, Any], cell: dict[str, Any], data_seconds: float) ->
     truth = {n: s["point"] for n, s in cell["truth_scores"].items()}
     rows, proxy_seconds = ranked(ranking, data_seconds)
     scores = {c["candidate"]: c["score"] for c in rows}
-    pick = rows[0]["candidate"]
+    pick = picked(ranking)
     check = pick_check("proxy", pick, truth, cell["truth_tie_group"])
     truth_seconds = cell["costs"]["truth_seconds"]
     proxy_tl = sum(c["train_tokens"] * c["layers_after"] for c in rows if c.get("train_tokens") is not None)
     return {
         "truth_order": cell["truth_order"],
         "truth_tie_group": cell["truth_tie_group"],
+        "pick": pick,
+        "fallback": ranking.get("fallback"),
         "proxy_order": [c["candidate"] for c in rows],
         "proxy_scores": scores,
         "pick_tied_with": rows[0].get("tied_with", []),
@@ -241,7 +251,7 @@ def table(results: dict[str, Any]) -> str:
             same = c["proxy_order"] == stored[t]["budgets"][str(c["budget"])]["proxy_order"]
             tied = ", ".join(n.split("-")[0] for n in c.get("pick_tied_with", []))
             marks.append(
-                f"{c['proxy_order'][0].split('-')[0]} {'yes' if c['top1_tie_aware'] else 'no'}{' =' if same else ''}"
+                f"{fidelity.pick_of(c)} {'yes' if c['top1_tie_aware'] else 'no'}{' =' if same else ''}"
                 + (f" (same score as {tied})" if tied else "")
                 + (" (leader at chance)" if c.get("proxy_leader_above_chance") is False else "")
             )

@@ -155,6 +155,10 @@ class RunLayout:
     def prescreen_summary(self) -> Path:
         return self.root / "prescreen" / "summary.json"
 
+    def fallback_dir(self, name: str) -> Path:
+        """``selection.fallback``'s pre-screen score of one full candidate (scored only when the proxies learned nothing)."""
+        return self.root / "fallback" / name
+
     def halving_round_dir(self, k: int) -> Path:
         """Round ``k`` of successive halving: a run folder of its own (data and proxies linked in)."""
         return self.root / "halving" / f"round_{k}"

@@ -79,7 +79,7 @@ def _print_ranking(ranking: Any, run_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from damoc.report.write import failure_lines, ranking_table, verdict
+    from damoc.report.write import failure_lines, pick_sentence, ranking_table, verdict
 
     header, rows = ranking_table(ranking)
     table = Table(title=f"damoc ranking by {ranking.rank_by}")
@@ -95,7 +95,12 @@ def _print_ranking(ranking: Any, run_dir: Path) -> None:
     console.print(verdict(ranking), markup=False)
     for line in failure_lines(ranking):
         console.print(line, markup=False, style="red")
-    console.print(f"best: [bold]{ranking.best}[/bold]; outputs in {run_dir}/ (ranking.json, report.md, report.html)")
+    if ranking.fallback is None:
+        head = f"best: [bold]{ranking.best}[/bold]"
+    else:
+        console.print(pick_sentence(ranking), markup=False)
+        head = f"pick: [bold]{ranking.pick}[/bold] (selection.fallback: {ranking.fallback.method})"
+    console.print(f"{head}; outputs in {run_dir}/ (ranking.json, report.md, report.html)")
 
 
 def _run_stages(

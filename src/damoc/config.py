@@ -195,9 +195,7 @@ class TrainingConfig(_Frozen):
 class EvaluationConfig(_Frozen):
     """Stage 4: metrics on the eval split."""
 
-    metrics: list[str] | None = Field(
-        None, description="default: acc, acc_norm (multiple_choice); exact_match, f1 (qa)"
-    )
+    metrics: list[str] | None = Field(None, description="None: acc, acc_norm (multiple_choice); exact_match, f1 (qa)")
     batch_size: int = Field(8, gt=0)
     max_new_tokens: int = Field(32, gt=0, description="qa generation length")
     max_seq_len: int = Field(512, gt=0)
@@ -218,12 +216,17 @@ class EvaluationConfig(_Frozen):
     )
 
 
-class PrescreenConfig(_Frozen):
-    """A zero-cost pre-screen: rank the full candidates from one forward pass, keep the top ``keep``."""
+class PrescreenSample(_Frozen):
+    """A zero-cost pre-screen's scoring: which method, on how many training examples (``selection.fallback``)."""
 
     method: str = Field(description="registered pre-screen: perplexity, zero_shot or logme (damoc ls prescreen)")
-    keep: int = Field(gt=0, description="candidates kept (plus any tied with the last kept); the rest are screened out")
     num_samples: int = Field(64, gt=0, description="seeded sample of training examples scored by each candidate")
+
+
+class PrescreenConfig(PrescreenSample):
+    """A zero-cost pre-screen: rank the full candidates from one forward pass, keep the top ``keep``."""
+
+    keep: int = Field(gt=0, description="candidates kept (plus any tied with the last kept); the rest are screened out")
 
 
 class SelectionConfig(_Frozen):
@@ -239,6 +242,7 @@ class SelectionConfig(_Frozen):
     )
     bootstrap_seed: int = Field(0, description="seed of the bootstrap resampling behind the intervals")
     prescreen: PrescreenConfig | None = Field(None, description="zero-cost pre-screen before any proxy is built")
+    fallback: PrescreenSample | None = Field(None, description="no proxy above guessing: pick by this pre-screen")
     strategy: Literal["all", "successive_halving"] = Field(
         "all", description="all: every proxy trained for training.max_steps; successive_halving: rounds (damoc.halving)"
     )
@@ -328,8 +332,7 @@ class GroundTruthConfig(_Frozen):
     @field_validator("curve_fractions")
     @classmethod
     def _positive_fractions(cls, v: list[float]) -> list[float]:
-        bad = [f for f in v if not f > 0]
-        if bad:
+        if bad := [f for f in v if not f > 0]:
             raise ValueError(f"curve fractions must be > 0 (epoch fractions), got {bad}")
         return sorted(set(v))
 
@@ -369,16 +372,14 @@ class RunConfig(_Frozen):
     @field_validator("report_to")
     @classmethod
     def _unique_trackers(cls, v: list[str]) -> list[str]:
-        dupes = sorted({t for t in v if v.count(t) > 1})
-        if dupes:
+        if dupes := sorted({t for t in v if v.count(t) > 1}):
             raise ValueError(f"tracker {dupes} listed twice; name each tracker once")
         return v
 
     @model_validator(mode="after")
     def _unique_names(self) -> RunConfig:
         names = [c.name for c in self.candidates]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"duplicate candidate names {dupes}; give each a distinct 'name'")
         return self
 

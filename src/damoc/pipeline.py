@@ -11,7 +11,15 @@ import logging
 from collections.abc import Sequence
 from typing import Literal
 
-from damoc.artifacts import RunLayout, clean_stale_temps, is_done, run_lock, stage_folder, write_text_atomic
+from damoc.artifacts import (
+    RunLayout,
+    clean_stale_temps,
+    is_done,
+    run_lock,
+    stage_folder,
+    write_json_atomic,
+    write_text_atomic,
+)
 from damoc.config import RunConfig
 from damoc.context import StageContext
 from damoc.errors import DamocError
@@ -64,7 +72,7 @@ def run(
             prepare_tracking(cfg.report_to, layout.root)
             run_candidates(cfg, layout, names, per_candidate, progress, then_rank="rank" in stages)
         if "rank" in stages:
-            return run_rank(cfg, layout)
+            return run_rank(cfg, layout, StageContext.from_config(cfg, progress))
     return None
 
 
@@ -176,11 +184,16 @@ def run_data(cfg: RunConfig, layout: RunLayout, ctx: StageContext) -> None:
     log.info("data: written to %s", layout.data_dir)
 
 
-def run_rank(cfg: RunConfig, layout: RunLayout) -> Ranking:
-    """Stage 5 plus the reports."""
+def run_rank(cfg: RunConfig, layout: RunLayout, ctx: StageContext) -> Ranking:
+    """Stage 5 (with ``selection.fallback`` when no proxy learned the task) plus the reports."""
+    from damoc.prescreen import apply_fallback
     from damoc.report import write_report
     from damoc.selection import rank_candidates
 
-    ranking = rank_candidates(layout.root, [c.name for c in cfg.candidates], cfg.selection)
+    ranking = apply_fallback(
+        cfg, layout, rank_candidates(layout.root, [c.name for c in cfg.candidates], cfg.selection), ctx
+    )
+    if ranking.fallback is not None:  # rank_candidates wrote the ranking without it
+        write_json_atomic(layout.ranking_path, ranking.model_dump(mode="json"))
     write_report(layout.root)
     return ranking

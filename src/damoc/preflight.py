@@ -89,18 +89,21 @@ def check_selection_strategy(cfg: RunConfig) -> None:
 
 
 def check_prescreen(cfg: RunConfig) -> None:
-    """Fail early on an unknown pre-screen or one that cannot score the task type."""
+    """Fail early on an unknown pre-screen (``selection.prescreen`` or ``.fallback``) or one that cannot score the task type."""
     from damoc.registry import registry
 
-    p = cfg.selection.prescreen
-    if p is None:
-        return
-    method = registry("prescreen").get(p.method)
-    if cfg.task.type not in method.task_types:
-        raise ConfigError(
-            f"selection.prescreen.method: {p.method!r} scores {', '.join(method.task_types)} tasks, "
-            f"not {cfg.task.type}; use perplexity"
-        )
+    for key, p in (("prescreen", cfg.selection.prescreen), ("fallback", cfg.selection.fallback)):
+        if p is None:
+            continue
+        try:
+            method = registry("prescreen").get(p.method)
+        except ConfigError as exc:
+            raise ConfigError(f"selection.{key}.method: {exc}") from None
+        if cfg.task.type not in method.task_types:
+            raise ConfigError(
+                f"selection.{key}.method: {p.method!r} scores {', '.join(method.task_types)} tasks, "
+                f"not {cfg.task.type}; use perplexity"
+            )
 
 
 def check_halving(cfg: RunConfig) -> None:

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from damoc.artifacts import RunLayout, is_done, stage_folder, write_json_atomic
-from damoc.config import PrescreenConfig, RunConfig, section_hash
+from damoc.config import PrescreenSample, RunConfig, section_hash
 from damoc.context import StageContext
 from damoc.errors import ConfigError
 from damoc.preflight import check_prescreen
 from damoc.reports import PrescreenReport, read_stage_report, write_stage_report
-from damoc.selection.base import PrescreenSummary
+from damoc.selection.base import FallbackPick, PrescreenSummary, Ranking
 
 log = logging.getLogger(__name__)
 
 
-def prescreen_hash(cfg: RunConfig, p: PrescreenConfig, name: str) -> str:
+def prescreen_hash(cfg: RunConfig, p: PrescreenSample, name: str) -> str:
     """Hash of one candidate's pre-screen: the data, the candidate, the method and sample, the scoring settings."""
     from damoc.jobs import data_hash
 
@@ -55,16 +55,7 @@ def run_prescreen(cfg: RunConfig, layout: RunLayout, names: Sequence[str], ctx: 
     if p is None:
         raise ConfigError("selection.prescreen is not set")
     check_prescreen(cfg)
-    scores = {}
-    for name in names:
-        folder = layout.prescreen_dir(name)
-        h = prescreen_hash(cfg, p, name)
-        if is_done(folder, h):
-            log.info("%s: prescreen done already (resume)", name)
-        else:
-            with stage_folder(folder, "prescreen", h) as out:
-                score_candidate(cfg, p, name, layout.train_file, out, ctx)
-        scores[name] = read_stage_report(folder, PrescreenReport).score
+    scores = score_all(cfg, p, names, layout.train_file, layout.prescreen_dir, ctx, "prescreen")
     order, kept = keep_top(scores, p.keep)
     summary = PrescreenSummary(
         method=p.method, num_samples=p.num_samples, keep=p.keep, scores=scores, order=order, kept=kept,
@@ -75,9 +66,56 @@ def run_prescreen(cfg: RunConfig, layout: RunLayout, names: Sequence[str], ctx: 
     return summary
 
 
+def score_all(
+    cfg: RunConfig, p: PrescreenSample, names: Sequence[str], train_file: Path, folder_of: Callable[[str], Path],
+    ctx: StageContext, key: str,
+) -> dict[str, float]:  # fmt: skip
+    """Each candidate's pre-screen score (``selection.<key>``), from its stage folder ``folder_of(name)`` (finished ones resume)."""
+    scores = {}
+    for name in names:
+        folder, h = folder_of(name), prescreen_hash(cfg, p, name)
+        if is_done(folder, h):
+            log.info("%s: %s done already (resume)", name, key)
+        else:
+            with stage_folder(folder, key, h) as out:
+                score_candidate(cfg, p, name, train_file, out, ctx, key)
+        scores[name] = _report(folder).score
+    return scores
+
+
+def apply_fallback(cfg: RunConfig, layout: RunLayout, ranking: Ranking, ctx: StageContext) -> Ranking:
+    """The ranking with ``selection.fallback``'s pick when its leader is not above guessing; else unchanged.
+
+    A proxy that scores at chance learned nothing within its budget, so its order says nothing about
+    fine-tuning. The fallback then scores the ranked candidates, full and untuned, with a zero-cost
+    pre-screen on the run's training sample (``fallback/<name>/``, resumable) and its leader becomes
+    the run's pick (:attr:`Ranking.pick`); the proxies' order stays as measured.
+    """
+    p = cfg.selection.fallback
+    if p is None or not ranking.leader_at_chance:
+        return ranking
+    names = [c.candidate for c in ranking.candidates]
+    scores = score_all(cfg, p, names, layout.train_file, layout.fallback_dir, ctx, "fallback")
+    order = sorted(names, key=lambda n: -scores[n])  # stable: the proxy ranking's order among equal scores
+    pick = FallbackPick(
+        method=p.method, num_samples=p.num_samples, scores=scores, order=order, pick=order[0], proxy_leader=ranking.best
+    )
+    log.info("no proxy above guessing: %s pre-screen picks %s (proxy leader %s)", p.method, pick.pick, ranking.best)
+    rows = [  # its seconds count in the run's cost, as a stage of each candidate
+        c.model_copy(update={"seconds": {**c.seconds, "fallback": _report(layout.fallback_dir(c.candidate)).seconds}})
+        for c in ranking.candidates
+    ]
+    return ranking.model_copy(update={"fallback": pick, "candidates": rows})
+
+
+def _report(folder: Path) -> PrescreenReport:
+    return read_stage_report(folder, PrescreenReport)
+
+
 def score_candidate(
-    cfg: RunConfig, p: PrescreenConfig, name: str, train_file: Path, out_dir: Path, ctx: StageContext
-) -> PrescreenReport:
+    cfg: RunConfig, p: PrescreenSample, name: str, train_file: Path, out_dir: Path, ctx: StageContext,
+    key: str = "prescreen",
+) -> PrescreenReport:  # fmt: skip
     """Load the full candidate, score the seeded training sample with the pre-screen, write its report."""
     from damoc.candidates.resolve import load_model, resolve_candidate
     from damoc.selection.prescreens.base import PRESCREENS, ScoringSettings, sample_indices
@@ -89,7 +127,7 @@ def score_candidate(
     spec = next(c for c in cfg.candidates if c.name == name)
     model, tokenizer = load_model(resolve_candidate(spec, cfg.cache_dir, ctx.progress), ctx.device, dtype=ctx.dtype)
     settings = ScoringSettings(cfg.evaluation.max_seq_len, cfg.evaluation.batch_size, ctx.prompt)
-    score = PRESCREENS.build(p.method, {}, where="selection.prescreen").score(model, tokenizer, sample, settings)
+    score = PRESCREENS.build(p.method, {}, where=f"selection.{key}").score(model, tokenizer, sample, settings)
     report = PrescreenReport(
         method=p.method, score=score, num_samples=len(sample), seconds=round(time.perf_counter() - start, 3)
     )

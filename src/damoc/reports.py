@@ -31,7 +31,7 @@ PROXY_REPORT, TRAIN_REPORT = "layers.json", "train.json"
 EVAL_REPORT, PREDICTIONS_FILE = "eval.json", "predictions.jsonl"
 # sequential evaluation (models/<name>/eval_chunks/<k>/, zero_shot/, subset_tuning/): the examples scored
 EVAL_EXAMPLES_FILE = "eval_examples.jsonl"
-# selection.prescreen (prescreen/<name>/)
+# selection.prescreen (prescreen/<name>/) and selection.fallback (fallback/<name>/)
 PRESCREEN_REPORT = "prescreen.json"
 # the ats baseline (models/<name>/ats_subsets/<size>/ and models/<name>/ats/)
 ATS_POINT_REPORT, ATS_REPORT = "test_loss.json", "ats.json"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from damoc.report import charts
 from damoc.report.layers import render_layers_html
-from damoc.report.ranking import baseline_table, failure_lines, ranking_table, verdict
+from damoc.report.ranking import baseline_table, failure_lines, pick_sentence, ranking_table, verdict
 from damoc.report.tables import data_summary, funnel_table, html_table, samples_table, stage_times_table
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def ranking_section(ranking: Ranking) -> str:
     """Heading, pick, verdict, the ranking chart, the baselines' ranks, the ranking and baseline tables."""
     parts = [
         "<h1>damoc ranking</h1>",
-        f"<p>Best: <b>{html.escape(ranking.best)}</b> by {html.escape(ranking.rank_by)}</p>",
+        f"<p><b>{html.escape(pick_sentence(ranking))}</b></p>",
         f"<p>{html.escape(verdict(ranking))}</p>",
     ]
     if ranking.candidates:

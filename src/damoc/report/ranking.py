@@ -50,6 +50,20 @@ def failure_lines(ranking: Ranking) -> list[str]:
     return [f"Not ranked: {describe(f)} (`damoc run` again retries it)" for f in ranking.failed]
 
 
+def pick_sentence(ranking: Ranking, markdown: bool = False) -> str:
+    """Which candidate the run picks and by what: the proxies' leader, or ``selection.fallback``'s pre-screen."""
+    b, c = ("**", "`") if markdown else ("", "")
+    f = ranking.fallback
+    if f is None:
+        return f"Best candidate by proxy fine-tuning: {b}{ranking.best}{b} (ranked by {c}{ranking.rank_by}{c})."
+    scores = ", ".join(f"{n} {f.scores[n]:.4f}" for n in f.order)
+    return (
+        f"Pick: {b}{f.pick}{b}, by the {f.method} pre-screen of the full, untuned candidates on {f.num_samples} training "
+        f"examples ({scores}; selection.fallback), because no proxy scored above guessing: the proxies' "
+        f"leader, {f.proxy_leader}, learned nothing the ranking can use."
+    )
+
+
 def verdict(ranking: Ranking) -> str:
     """One sentence on how sure the pick is: a clear lead, a statistical tie, or no intervals."""
     if ranking.candidates and ranking.candidates[0].tied_with:

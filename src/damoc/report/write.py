@@ -12,7 +12,7 @@ from damoc.artifacts import RunLayout, read_json, write_text_atomic
 from damoc.errors import DamocError
 from damoc.report.layers import read_layer_reports, render_layers_markdown
 from damoc.report.page import render_page
-from damoc.report.ranking import baseline_table, failure_lines, ranking_table, verdict
+from damoc.report.ranking import baseline_table, failure_lines, pick_sentence, ranking_table, verdict
 from damoc.report.tables import data_markdown, markdown_table, read_data_report, stage_times_markdown
 from damoc.reports import DataReport
 from damoc.selection.stage import Ranking
@@ -56,7 +56,7 @@ def render_markdown(ranking: Ranking, data: DataReport | None = None) -> str:
     lines = [
         "# damoc ranking",
         "",
-        f"Best candidate by proxy fine-tuning: **{ranking.best}** (ranked by `{ranking.rank_by}`).",
+        pick_sentence(ranking, markdown=True),
         "",
         verdict(ranking),
         "",

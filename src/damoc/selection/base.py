@@ -86,6 +86,17 @@ class PrescreenSummary(BaseModel):
     screened_out: list[str] = Field(default_factory=list, description="skipped every later stage")
 
 
+class FallbackPick(BaseModel):
+    """``selection.fallback``: no proxy scored above guessing, so a zero-cost pre-screen of the full candidates picks."""
+
+    method: str
+    num_samples: int
+    scores: dict[str, float] = Field(description="pre-screen score per ranked candidate, higher is better")
+    order: list[str] = Field(description="best first; equal scores keep the proxy ranking's order")
+    pick: str = Field(description="the pick of the run (first of order)")
+    proxy_leader: str = Field(description="the proxies' leader, not above guessing")
+
+
 class HalvingRound(BaseModel):
     """One round of successive halving: who trained for how many steps, their scores, who survived."""
 
@@ -139,6 +150,9 @@ class Ranking(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="data stage summary")
     prescreen: PrescreenSummary | None = Field(None, description="the zero-cost pre-screen, when configured")
     halving: HalvingSummary | None = Field(None, description="successive halving's rounds, when configured")
+    fallback: FallbackPick | None = Field(
+        None, description="selection.fallback's pick, present only when no proxy scored above guessing"
+    )
     failed: list[FailedCandidate] = Field(
         default_factory=list,
         description="candidates whose job failed (models/<name>/failed.json); a rerun retries them",
@@ -148,6 +162,16 @@ class Ranking(BaseModel):
     def best(self) -> str:
         """The first candidate; check :attr:`top_group` (or :attr:`is_tie`) before trusting it alone."""
         return self.candidates[0].candidate
+
+    @property
+    def leader_at_chance(self) -> bool:
+        """Multiple choice with intervals: the leader does not score above guessing beyond noise."""
+        return self.chance is not None and bool(self.num_examples) and self.best not in self.above_chance
+
+    @property
+    def pick(self) -> str:
+        """The run's choice: :attr:`best`, or the fallback pre-screen's when no proxy learned the task."""
+        return self.fallback.pick if self.fallback is not None else self.best
 
     @property
     def is_tie(self) -> bool:

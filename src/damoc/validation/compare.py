@@ -118,7 +118,7 @@ def compare(inputs: Inputs, truths: Mapping[str, Truth]) -> ValidationReport:
             for u, lo, i in adjacent_differences(ordered, groups, level=LEVEL, seed=seed)
         ],
         agreement=agreement(proxy_scores, truth_scores) if len(proxy_scores) > 1 else None,
-        top1=pick_check("proxy", ranking.best, truth_scores, group),
+        top1=pick_check("proxy", ranking.pick, truth_scores, group),
         baselines=[pick_check(b.baseline, b.order[0], truth_scores, group) for b in ranking.baselines if b.order],
         costs=costs(list(proxy.values()), list(truths.values()), inputs.data_seconds),
     )
@@ -169,7 +169,7 @@ def _ratio(a: float, b: float) -> float | None:
 
 def costs(proxies: list[CandidateResult], truths: list[Truth], data_seconds: float) -> Costs:
     """Both sides' wall seconds by stage and training tokens x layers, and the speed-ups (truth / proxy)."""
-    stage = {s: sum(c.seconds.get(s, 0.0) for c in proxies) for s in ("model", "train", "eval")}
+    stage = {s: sum(c.seconds.get(s, 0.0) for c in proxies) for s in ("model", "train", "eval", "fallback")}
     proxy = {"data": data_seconds, **stage}
     proxy["total"] = sum(proxy.values())
     truth = {"train": sum(t.train.seconds for t in truths), "eval": sum(t.evaluation.seconds for t in truths)}
