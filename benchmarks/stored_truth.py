@@ -249,7 +249,7 @@ def table(results: dict[str, Any]) -> str:
                 marks.append("-")
                 continue
             same = c["proxy_order"] == stored[t]["budgets"][str(c["budget"])]["proxy_order"]
-            tied = ", ".join(n.split("-")[0] for n in c.get("pick_tied_with", []))
+            tied = "" if c.get("fallback") else ", ".join(n.split("-")[0] for n in c.get("pick_tied_with", []))
             marks.append(
                 f"{fidelity.pick_of(c)} {'yes' if c['top1_tie_aware'] else 'no'}{' =' if same else ''}"
                 + (f" (same score as {tied})" if tied else "")

@@ -124,7 +124,28 @@ def test_prediction_by_hand(mod: ModuleType) -> None:
     assert out["pick_tied_with"] == ["a"] and out["top_group"] == ["b", "a"]
     assert out["proxy_leader_above_chance"] is True
     # model 5 + 5, train 20 + 10, eval 25/3 + 25/3 seconds
-    assert out["proxy_seconds"] == {"data": 7.0, "model": 10.0, "train": 30.0, "eval": 16.7}
+    assert out["proxy_seconds"] == {"data": 7.0, "model": 10.0, "train": 30.0, "eval": 16.7, "fallback": 0.0}
+    assert out["pick"] == "b" and out["fallback"] is None
+
+
+def test_the_fallback_pick_is_judged_and_its_seconds_counted(mod: ModuleType) -> None:
+    rows = [_row("a", 2, 0.25, 10.0), _row("b", 1, 0.26, 20.0)]
+    rows[0]["seconds"]["fallback"], rows[1]["seconds"]["fallback"] = 3.0, 4.0
+    fallback = {"method": "perplexity", "pick": "a", "order": ["a", "b"], "proxy_leader": "b"}
+    ranking = {"candidates": rows, "top_group": ["b", "a"], "chance": 0.25, "above_chance": [], "fallback": fallback}
+    out = mod.prediction(ranking, data_seconds=7.0)
+    assert out["pick"] == "a" and out["proxy_order"] == ["b", "a"]  # the proxies' order stays as measured
+    assert out["proxy_leader_above_chance"] is False and out["proxy_seconds"]["fallback"] == 7.0
+    cell = {
+        "truth_scores": {"a": {"point": 0.7}, "b": {"point": 0.5}},
+        "truth_tie_group": ["a"],
+        "truth_order": ["a", "b"],
+        "costs": {"truth_seconds": {"train": 600.0, "total": 900.0}, "truth_token_layers": 1000},
+    }
+    judged = mod.judge(ranking, cell, data_seconds=7.0)
+    assert judged["pick"] == "a" and judged["top1_strict"] and judged["top1_tie_aware"]
+    # data 7 + model 10 + train 30 + eval 50/3 + fallback 7 = 70.67 s; 900 / 70.67 = 12.7
+    assert judged["proxy_seconds"]["total"] == 70.7 and judged["end_to_end_speedup"] == 12.7
 
 
 def test_a_prediction_comes_before_its_ground_truth_and_is_never_overwritten(
