@@ -162,7 +162,7 @@ def validate_selection_cmd(config: ConfigArg, overrides: OverridesArg = None) ->
     with _progress_bars() as progress:
         report = validate_selection(cfg, progress=progress)
     hit = "hits" if report.top1.strict else ("ties" if report.top1.tie_aware else "misses")
-    typer.echo(f"ground truth: {' > '.join(report.truth_order)}; the proxy's pick {report.top1.pick} {hit}")
+    typer.echo(f"ground truth: {' > '.join(report.truth_order)}; damoc's pick {report.top1.pick} {hit}")
     typer.echo(f"outputs in {cfg.run_dir}/ (validation.json, validation/, report.md, report.html)")
 
 
