@@ -14,9 +14,11 @@ weights, the data, the recipe, the scoring settings and the seed); the variant's
 same keys, or it is refused. Older cells are marked ``truth_keys_checked: false`` (their task configs'
 ``task`` and ``ground_truth`` sections are unchanged since the cells ran, by ``git log configs/``).
 
-This is for measuring (a data method's or a scorer's effect on the pick), not for choosing damoc's
-default recipe: the ground truth is scored on the eval split, and a recipe tuned against it is tuned
-on the eval split. A variant measured here is named by its label, never folded into the summary.
+This measures a data method's or a scorer's effect on the pick. The ground truth is scored on the eval
+split, so a recipe chosen from these results is chosen on the eval split: the task configs' default
+(deita on a pool, ``selection.fallback``) was chosen here on 2026-12-02, which the README states, and
+its test is a task whose pick was written down before its ground truth existed (``--predict``). A
+variant measured here is named by its label, never folded into ``fidelity.json``'s summary.
 
 A variant can also be run on a task whose ground truth is not stored yet (``--predict --tasks TASK``):
 its pick is written down with the time and the commit under ``predictions`` and never overwritten, so
