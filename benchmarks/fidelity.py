@@ -254,7 +254,13 @@ def status_line(row: dict[str, Any]) -> str:
         return f"{head}: {metrics} ({row['train_seconds']:.0f} s training, {row['eval_seconds']:.0f} s evaluation)"
     if row["state"] == "not started":
         return f"{head} (0 of {row['steps']} steps)"
-    return f"{head}: step {row['step']} of {row['steps']} ({row['train_seconds']:.0f} s of training so far)"
+    done, left = row["train_seconds"], row["steps"] - row["step"]
+    pace = (
+        f"; {done / row['step']:.1f} s a step, about {left * done / row['step'] / 60:.0f} min left"
+        if row["step"]
+        else ""
+    )
+    return f"{head}: step {row['step']} of {row['steps']} ({done:.0f} s of training so far{pace})"
 
 
 PRESCREENS = ("perplexity", "zero_shot", "logme")

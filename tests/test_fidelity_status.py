@@ -33,7 +33,10 @@ def test_not_started_training_and_trained(mod: ModuleType, tmp_path: Path) -> No
     row = mod.entry_status(entry, "k1", 300)
     assert (row["state"], row["step"], row["train_seconds"]) == ("training", 57, 712.5)
     line = mod.status_line({"task": "t", "epochs": 1.0, "candidate": "c", "key": "k1"} | row)
-    assert line == "t (1 ep) c [k1]: training: step 57 of 300 (712 s of training so far)"
+    # 712 s / 57 steps = 12.5 s a step; 243 steps left x 12.49 s = 3,035 s, about 51 min
+    assert (
+        line == "t (1 ep) c [k1]: training: step 57 of 300 (712 s of training so far; 12.5 s a step, about 51 min left)"
+    )
     entry2 = tmp_path / "k2"
     _checkpoint(entry2, "k2", 300)
     assert mod.entry_status(entry2, "k2", 300)["state"] == "trained, evaluation left"
