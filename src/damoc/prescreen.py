@@ -6,6 +6,9 @@ pre-screen, in one forward pass (``prescreen/<name>/``, a resumable stage folder
 ``keep`` (and any candidate with exactly the score of the last of them) go on to the proxy stages; the
 others are screened out. ``prescreen/summary.json`` holds the order, and the ranking shows it beside
 the final one.
+
+``selection.fallback`` runs the same scorers after the ranking, and only when the proxies' leader is
+not above guessing (:func:`apply_fallback`): then its leader is the run's pick.
 """
 
 from __future__ import annotations
