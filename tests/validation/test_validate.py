@@ -74,7 +74,8 @@ def test_costs_on_both_sides(validated: tuple[RunConfig, Path]) -> None:
     v = _report(cfg)
     ranking = Ranking.model_validate_json((cfg.run_dir / "ranking.json").read_text())
     c = v.costs
-    assert set(c.proxy_seconds) == {"data", "model", "train", "eval", "total"}
+    assert set(c.proxy_seconds) == {"data", "model", "train", "eval", "fallback", "total"}
+    assert c.proxy_seconds["fallback"] == 0.0 and cfg.selection.fallback is None  # counted only when it ran
     assert set(c.truth_seconds) == {"train", "eval", "total"}
     assert c.proxy_seconds["total"] == pytest.approx(
         sum(x for k, x in c.proxy_seconds.items() if k != "total"), abs=0.01
