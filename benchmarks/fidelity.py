@@ -88,9 +88,7 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
     return {
         "config_hash": section_hash(cfg),
         "proxy_steps": cfg.training.max_steps,
-        "proxy_keep_ratio": next(
-            (s.params.get("keep_ratio") for s in cfg.data.steps if "keep_ratio" in s.params), None
-        ),
+        "proxy_keep_ratio": keep_ratio(cfg),
         "truth_order": report.truth_order,
         "truth_scores": truth,
         "truth_tie_group": report.truth_tie_group,
@@ -114,6 +112,11 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
         "overrides": extra,
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+
+
+def keep_ratio(cfg: Any) -> float | None:
+    """The keep ratio of the first data step that has one (the budget sets it), else None."""
+    return next((s.params.get("keep_ratio") for s in cfg.data.steps if "keep_ratio" in s.params), None)
 
 
 def truth_keys(cfg: Any) -> dict[str, str]:

@@ -53,11 +53,10 @@ def rejudged(
         for b in ranking["baselines"]
         if b["order"]
     }
-    proxy_tl = sum(c["train_tokens"] * c["layers_after"] for c in ranking["candidates"] if c.get("train_tokens"))
     costs = {
         "proxy_seconds": judged["proxy_seconds"],
         "truth_seconds": old["costs"]["truth_seconds"],
-        "proxy_token_layers": proxy_tl,
+        "proxy_token_layers": judged["proxy_token_layers"],
         "truth_token_layers": old["costs"]["truth_token_layers"],
         "speedup_train": judged["train_speedup"],
         "speedup_end_to_end": judged["end_to_end_speedup"],
@@ -95,9 +94,7 @@ def rejudge(task: str, budget: float, run_root: Path) -> dict[str, Any]:
     cell |= {
         "config_hash": section_hash(cfg),
         "proxy_steps": cfg.training.max_steps,
-        "proxy_keep_ratio": next(
-            (s.params.get("keep_ratio") for s in cfg.data.steps if "keep_ratio" in s.params), None
-        ),
+        "proxy_keep_ratio": fidelity.keep_ratio(cfg),
         "truth_keys": keys,
         "truth_keys_checked": "truth_keys" in old,
         "overrides": extra,

@@ -43,6 +43,7 @@ from typing import Any
 from damoc.artifacts import package_versions
 from damoc.atomic import write_json_atomic
 from damoc.loading import load_config
+from damoc.validation.compare import PROXY_STAGES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fidelity  # the cell overrides, the stored results, truth_keys
@@ -67,7 +68,7 @@ def stored_cell(task: str, budget: float) -> tuple[dict[str, Any], float]:
 def ranked(ranking: dict[str, Any], data_seconds: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """A ranking's candidate rows, best first, and the proxy's seconds per stage (summed over candidates) and in all."""
     rows = sorted(ranking["candidates"], key=lambda c: c["rank"])
-    stage = {s: sum(c["seconds"].get(s, 0.0) for c in rows) for s in ("model", "train", "eval", "fallback")}
+    stage = {s: sum(c["seconds"].get(s, 0.0) for c in rows) for s in PROXY_STAGES}
     return rows, {"data": data_seconds, **stage, "total": data_seconds + sum(stage.values())}
 
 
@@ -82,7 +83,7 @@ def prediction(ranking: dict[str, Any], data_seconds: float) -> dict[str, Any]:
         "pick_tied_with": rows[0].get("tied_with", []),
         "top_group": ranking.get("top_group", []),
         "proxy_leader_above_chance": fidelity.leader_above_chance(ranking),
-        "proxy_seconds": {k: round(seconds[k], 1) for k in ("data", "model", "train", "eval", "fallback")},
+        "proxy_seconds": {k: round(v, 1) for k, v in seconds.items() if k != "total"},
     }
 
 
@@ -120,6 +121,7 @@ def judge(ranking: dict[str, Any], cell: dict[str, Any], data_seconds: float) ->
         "proxy_seconds": {k: round(v, 1) for k, v in proxy_seconds.items()},
         "train_speedup": round(truth_seconds["train"] / proxy_seconds["train"], 1) if proxy_seconds["train"] else None,
         "end_to_end_speedup": round(truth_seconds["total"] / proxy_seconds["total"], 1),
+        "proxy_token_layers": proxy_tl,
         "token_layer_speedup": round(cell["costs"]["truth_token_layers"] / proxy_tl, 1) if proxy_tl else None,
     }
 

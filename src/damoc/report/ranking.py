@@ -74,7 +74,7 @@ def verdict(ranking: Ranking) -> str:
         return f"Only {ranking.best} was ranked: {why}. Nothing was compared."
     if not ranking.num_examples:
         return "No intervals (prediction files missing): the order is not tested against noise."
-    if ranking.chance is not None and ranking.best not in ranking.above_chance:
+    if ranking.leader_at_chance:
         learned = [c.candidate for c in ranking.candidates if c.candidate in ranking.above_chance]
         others = f"; above it: {', '.join(learned)}" if learned else ""
         return (

@@ -167,9 +167,13 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b > 0 else None
 
 
+PROXY_STAGES = ("model", "train", "eval", "fallback")
+"""The proxy's per-candidate stages whose seconds count in its cost (beside the shared data stage)."""
+
+
 def costs(proxies: list[CandidateResult], truths: list[Truth], data_seconds: float) -> Costs:
     """Both sides' wall seconds by stage and training tokens x layers, and the speed-ups (truth / proxy)."""
-    stage = {s: sum(c.seconds.get(s, 0.0) for c in proxies) for s in ("model", "train", "eval", "fallback")}
+    stage = {s: sum(c.seconds.get(s, 0.0) for c in proxies) for s in PROXY_STAGES}
     proxy = {"data": data_seconds, **stage}
     proxy["total"] = sum(proxy.values())
     truth = {"train": sum(t.train.seconds for t in truths), "eval": sum(t.evaluation.seconds for t in truths)}
