@@ -62,21 +62,31 @@ SUMMARY_KEYS = (
 )
 
 
-def overrides(task: str, budget: float, epochs: float, run_root: Path, label: str = "") -> list[str]:
-    """The config overrides of one benchmark cell."""
+def overrides(
+    task: str, budget: float, epochs: float, run_root: Path, label: str = "", baselines: str = BASELINES
+) -> list[str]:
+    """The config overrides of one benchmark cell (``baselines``: a YAML list of the baselines it runs)."""
     return [
         f"run_dir={run_root / task / f'e{epochs:g}-b{budget:g}{label}'}",
         f"budget={budget}",
         f"ground_truth.epochs={epochs}",
-        f"selection.baselines={BASELINES}",
+        f"selection.baselines={baselines}",
     ]
 
 
-def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[str], label: str) -> dict[str, Any]:
-    """Validate one (task, budget) and summarise its validation report."""
+def cell(
+    task: str, budget: float, epochs: float, run_root: Path, extra: list[str], label: str, baselines: str = BASELINES
+) -> dict[str, Any]:
+    """Validate one (task, budget) and summarise its validation report.
+
+    ``baselines`` other than all of ``BASELINES`` gives a partial cell (the proxy judged first, the
+    trained baselines later): a later run in the same run folder reuses the proxy's finished stages.
+    """
     import os
 
-    cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label) + extra)
+    cfg = load_config(
+        ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label, baselines) + extra
+    )
     keys = restore_truths(cfg)
     start = time.time()
     load_before = os.getloadavg()[0]
@@ -110,6 +120,7 @@ def cell(task: str, budget: float, epochs: float, run_root: Path, extra: list[st
         "truth_keys": keys,
         "seconds": round(time.time() - start, 1),
         "overrides": extra,
+        "baselines_run": baselines,
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
@@ -469,6 +480,12 @@ def main() -> None:
         "--prescreens", action="store_true", help="add each zero-cost pre-screen to the finished cells as a baseline"
     )
     parser.add_argument("--prescreen-samples", type=int, default=64, help="training examples each pre-screen scores")
+    parser.add_argument(
+        "--baselines",
+        nargs="*",
+        default=None,
+        help="run only these baselines (default: all); a later run without it completes the cell, reusing the proxy",
+    )
     args = parser.parse_args()
     if args.status:
         for task in args.tasks:
@@ -484,6 +501,7 @@ def main() -> None:
         print(summary_table(results), "", picks_table(results), "", markdown_table(results), sep="\n")
         return
     label = f"+{args.label}" if args.label else ""
+    baselines = BASELINES if args.baselines is None else f"[{','.join(args.baselines)}]"
     if args.prescreens:
         for task in args.tasks:
             key = f"{task}{label}" if args.epochs == 1 else f"{task}@{args.epochs:g}ep{label}"
@@ -499,7 +517,7 @@ def main() -> None:
         key = f"{task}{label}" if args.epochs == 1 else f"{task}@{args.epochs:g}ep{label}"
         entry = results["tasks"].setdefault(key, {"epochs": args.epochs, "budgets": {}, "overrides": args.set})
         for budget in args.budgets:
-            entry["budgets"][str(budget)] = cell(task, budget, args.epochs, args.run_root, args.set, label)
+            entry["budgets"][str(budget)] = cell(task, budget, args.epochs, args.run_root, args.set, label, baselines)
             save(results, args.default_budget)
             print(f"{task} budget {budget:g}: {json.dumps(entry['budgets'][str(budget)]['proxy_order'])}", flush=True)
 

@@ -54,3 +54,16 @@ def test_done_reads_the_result(mod: ModuleType, tmp_path: Path) -> None:
     assert row["state"] == "done" and row["metrics"] == {"acc": 0.71, "acc_norm": 0.72}
     line = mod.status_line({"task": "t", "epochs": 3.0, "candidate": "c", "key": "k"} | row)
     assert line == "t (3 ep) c [k]: done: acc 0.710, acc_norm 0.720 (3694 s training, 491 s evaluation)"
+
+
+def test_cell_overrides_choose_the_baselines(mod: ModuleType, tmp_path: Path) -> None:
+    """`--baselines` gives a partial cell's config: the same run folder and budget, only those baselines."""
+    from damoc.loading import load_config
+
+    config = mod.ROOT / "configs" / "reading_comprehension.yaml"
+    full = load_config(config, mod.overrides("reading_comprehension", 0.03125, 1.0, tmp_path))
+    part = load_config(config, mod.overrides("reading_comprehension", 0.03125, 1.0, tmp_path, "", "[model_size]"))
+    assert full.selection.baselines == ["model_size", "zero_shot", "subset_tuning", "data_only", "model_only", "ats"]
+    assert part.selection.baselines == ["model_size"]
+    assert part.run_dir == full.run_dir == tmp_path / "reading_comprehension" / "e1-b0.03125"
+    assert part.budget == full.budget == 0.03125
