@@ -77,15 +77,21 @@ def rejudged(
     }
 
 
-def rejudge(task: str, budget: float, run_root: Path) -> dict[str, Any]:
-    """Run ``task``'s cell with the current config and judge it against the stored cell's ground truth."""
+def rejudge(task: str, budget: float, run_root: Path, baselines: str = fidelity.BASELINES) -> dict[str, Any]:
+    """Run ``task``'s cell with the current config and judge it against the stored cell's ground truth.
+
+    ``baselines`` (a YAML list) other than all of them gives a partial cell; rejudging again with all of
+    them completes it in the same run folder, reusing the proxy's finished stages.
+    """
     results = fidelity.load_results()
     old = results["tasks"].get(task, {}).get("budgets", {}).get(str(budget))
     if old is None:
         raise SystemExit(f"{task}: no cell at budget {budget} in {fidelity.RESULTS}; run benchmarks/fidelity.py")
     entry = results["tasks"][task]
     extra = entry.get("overrides", [])
-    cfg = load_config(CONFIGS / f"{task}.yaml", fidelity.overrides(task, budget, entry["epochs"], run_root) + extra)
+    cfg = load_config(
+        CONFIGS / f"{task}.yaml", fidelity.overrides(task, budget, entry["epochs"], run_root, "", baselines) + extra
+    )
     keys = fidelity.truth_keys(cfg)
     if "truth_keys" in old and old["truth_keys"] != keys:
         raise SystemExit(f"{task}: the stored ground truth ({old['truth_keys']}) is not this config's ({keys})")
@@ -98,6 +104,7 @@ def rejudge(task: str, budget: float, run_root: Path) -> dict[str, Any]:
         "truth_keys": keys,
         "truth_keys_checked": "truth_keys" in old,
         "overrides": extra,
+        "baselines_run": baselines,
     }
     return cell
 
@@ -121,9 +128,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=0.03125)
     parser.add_argument("--default-budget", type=float, default=0.03125)
     parser.add_argument("--run-root", type=Path, default=fidelity.ROOT / "runs" / "fidelity")
+    parser.add_argument(
+        "--baselines", nargs="*", default=None, help="run only these baselines (default: all); a later run completes it"
+    )
     args = parser.parse_args()
+    baselines = fidelity.BASELINES if args.baselines is None else f"[{','.join(args.baselines)}]"
     for task in args.tasks:
-        cell = rejudge(task, args.budget, args.run_root)
+        cell = rejudge(task, args.budget, args.run_root, baselines)
         store(task, args.budget, cell, args.default_budget)
         hit = "hit" if cell["top1_tie_aware"] else "miss"
         print(f"{task}: pick {cell['pick']} ({hit}); proxy order {' > '.join(cell['proxy_order'])}", flush=True)
