@@ -74,6 +74,11 @@ def overrides(
     ]
 
 
+def baselines_option(names: list[str] | None) -> str:
+    """``--baselines NAME ...`` as the YAML list ``overrides`` takes; not given: all of ``BASELINES``."""
+    return BASELINES if names is None else f"[{','.join(names)}]"
+
+
 def cell(
     task: str, budget: float, epochs: float, run_root: Path, extra: list[str], label: str, baselines: str = BASELINES
 ) -> dict[str, Any]:
@@ -501,7 +506,7 @@ def main() -> None:
         print(summary_table(results), "", picks_table(results), "", markdown_table(results), sep="\n")
         return
     label = f"+{args.label}" if args.label else ""
-    baselines = BASELINES if args.baselines is None else f"[{','.join(args.baselines)}]"
+    baselines = baselines_option(args.baselines)
     if args.prescreens:
         for task in args.tasks:
             key = f"{task}{label}" if args.epochs == 1 else f"{task}@{args.epochs:g}ep{label}"

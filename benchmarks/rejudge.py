@@ -132,9 +132,8 @@ def main() -> None:
         "--baselines", nargs="*", default=None, help="run only these baselines (default: all); a later run completes it"
     )
     args = parser.parse_args()
-    baselines = fidelity.BASELINES if args.baselines is None else f"[{','.join(args.baselines)}]"
     for task in args.tasks:
-        cell = rejudge(task, args.budget, args.run_root, baselines)
+        cell = rejudge(task, args.budget, args.run_root, fidelity.baselines_option(args.baselines))
         store(task, args.budget, cell, args.default_budget)
         hit = "hit" if cell["top1_tie_aware"] else "miss"
         print(f"{task}: pick {cell['pick']} ({hit}); proxy order {' > '.join(cell['proxy_order'])}", flush=True)

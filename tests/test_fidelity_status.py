@@ -62,7 +62,10 @@ def test_cell_overrides_choose_the_baselines(mod: ModuleType, tmp_path: Path) ->
 
     config = mod.ROOT / "configs" / "reading_comprehension.yaml"
     full = load_config(config, mod.overrides("reading_comprehension", 0.03125, 1.0, tmp_path))
-    part = load_config(config, mod.overrides("reading_comprehension", 0.03125, 1.0, tmp_path, "", "[model_size]"))
+    part = load_config(
+        config, mod.overrides("reading_comprehension", 0.03125, 1.0, tmp_path, "", mod.baselines_option(["model_size"]))
+    )
+    assert mod.baselines_option(None) == mod.BASELINES
     assert full.selection.baselines == ["model_size", "zero_shot", "subset_tuning", "data_only", "model_only", "ats"]
     assert part.selection.baselines == ["model_size"]
     assert part.run_dir == full.run_dir == tmp_path / "reading_comprehension" / "e1-b0.03125"
