@@ -286,13 +286,15 @@ PRESCREENS = ("perplexity", "zero_shot", "logme")
 
 
 def prescreen_columns(
-    task: str, budget: float, epochs: float, run_root: Path, label: str, num_samples: int
+    task: str, budget: float, epochs: float, run_root: Path, label: str, num_samples: int, stored: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Each zero-cost pre-screen as a baseline of a finished cell: its pick against the cell's ground truth.
 
     Every candidate, untuned and uncompressed, scores the same seeded sample of the cell's training file
     (``damoc.prescreen.score_candidate``, as ``selection.prescreen`` does); reports are kept under
-    ``<run_dir>/prescreen_bench/<method>/<candidate>`` so a rerun only reads them.
+    ``<run_dir>/prescreen_bench/<method>/<candidate>`` so a rerun only reads them. The ground truth is
+    the stored cell's (``stored``: its scores and tie group), so a cell re-judged by ``rejudge.py``,
+    whose run folder has no ``validation.json``, gets its pre-screens too.
     """
     from damoc.artifacts import RunLayout
     from damoc.config import PrescreenConfig
@@ -303,8 +305,9 @@ def prescreen_columns(
 
     cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label))
     layout = RunLayout(cfg.run_dir)
-    validation = json.loads((layout.root / "validation.json").read_text(encoding="utf-8"))
-    truth = {c["candidate"]: c["truth"]["point"] for c in validation["candidates"]}
+    if not layout.train_file.is_file():
+        raise SystemExit(f"{task}: {layout.train_file} is missing; run the cell first (fidelity.py or rejudge.py)")
+    truth = {name: score["point"] for name, score in stored["truth_scores"].items()}
     ctx = StageContext.from_config(cfg, None)
     out: dict[str, dict[str, Any]] = {}
     for method in PRESCREENS:
@@ -324,13 +327,13 @@ def prescreen_columns(
         order = sorted(scores, key=lambda n: -scores[n])
         pick = order[0]
         out[f"prescreen:{method}"] = {
-            **pick_check(f"prescreen:{method}", pick, truth, validation["truth_tie_group"]).model_dump(),
+            **pick_check(f"prescreen:{method}", pick, truth, stored["truth_tie_group"]).model_dump(),
             "order": order,
             "scores": scores,
             "num_samples": num_samples,
             "seconds": round(seconds, 1),
         }
-        print(f"{task} prescreen {method}: {' > '.join(order)} (truth {' > '.join(validation['truth_order'])})")
+        print(f"{task} prescreen {method}: {' > '.join(order)} (truth {' > '.join(stored['truth_order'])})")
     return out
 
 
@@ -514,7 +517,7 @@ def main() -> None:
                 c = results["tasks"].get(key, {}).get("budgets", {}).get(str(budget))
                 if c is not None:
                     c["baselines"].update(
-                        prescreen_columns(task, budget, args.epochs, args.run_root, label, args.prescreen_samples)
+                        prescreen_columns(task, budget, args.epochs, args.run_root, label, args.prescreen_samples, c)
                     )
                     save(results, args.default_budget)
         return
