@@ -294,7 +294,8 @@ def prescreen_columns(
     (``damoc.prescreen.score_candidate``, as ``selection.prescreen`` does); reports are kept under
     ``<run_dir>/prescreen_bench/<method>/<candidate>`` so a rerun only reads them. The ground truth is
     the stored cell's (``stored``: its scores and tie group), so a cell re-judged by ``rejudge.py``,
-    whose run folder has no ``validation.json``, gets its pre-screens too.
+    whose run folder has no ``validation.json``, gets its pre-screens too; a cell whose run folder is
+    gone gets its data stage run again (seeded, so the same kept examples).
     """
     from damoc.artifacts import RunLayout
     from damoc.config import PrescreenConfig
@@ -305,8 +306,11 @@ def prescreen_columns(
 
     cfg = load_config(ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label))
     layout = RunLayout(cfg.run_dir)
-    if not layout.train_file.is_file():
-        raise SystemExit(f"{task}: {layout.train_file} is missing; run the cell first (fidelity.py or rejudge.py)")
+    if not layout.train_file.is_file():  # a cell whose run folder was lost: its data stage again (seeded)
+        from damoc.pipeline import run
+
+        print(f"{task}: {layout.train_file} is missing; running the cell's data stage", flush=True)
+        run(cfg, stages=("data",))
     truth = {name: score["point"] for name, score in stored["truth_scores"].items()}
     ctx = StageContext.from_config(cfg, None)
     out: dict[str, dict[str, Any]] = {}
