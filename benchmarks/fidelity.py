@@ -50,6 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fidelity.json"
 TASKS = ("medical_except", "medical_qa", "financial_qa", "general_qa", "reading_comprehension")
 BASELINES = "[model_size,zero_shot,subset_tuning,data_only,model_only,ats]"
+ATS_TEST_EXAMPLES = 144
+"""``ats``'s test loss is measured on this many eval examples: the task configs' ``sequential_max_examples``,
+the most the proxies are evaluated on (cells before 2026-12-02 used the whole eval split, which on
+``reading_comprehension``'s passages made ``ats`` cost more than the proxy and every other baseline)."""
 SUMMARY_KEYS = (
     "top1_strict",
     "top1_tie_aware",
@@ -66,11 +70,13 @@ def overrides(
     task: str, budget: float, epochs: float, run_root: Path, label: str = "", baselines: str = BASELINES
 ) -> list[str]:
     """The config overrides of one benchmark cell (``baselines``: a YAML list of the baselines it runs)."""
+    ats = "ats" in baselines.strip("[]").split(",")
     return [
         f"run_dir={run_root / task / f'e{epochs:g}-b{budget:g}{label}'}",
         f"budget={budget}",
         f"ground_truth.epochs={epochs}",
         f"selection.baselines={baselines}",
+        *([f"selection.baseline_params={{ats: {{test_examples: {ATS_TEST_EXAMPLES}}}}}"] if ats else []),
     ]
 
 

@@ -160,3 +160,45 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     import json
 
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_ats_test_examples_caps_the_loss_set_in_evaluation_order(raw_cfg: dict[str, Any]) -> None:
+    from damoc.candidate_work import _ats_stage_params
+    from damoc.candidates.resolve import resolve_candidate
+    from damoc.evaluation.loss import answer_loss
+    from damoc.evaluation.stage import load_for_eval
+    from damoc.sequential import evaluation_order
+    from damoc.tasks.load import read_examples
+    from damoc.training.ats import loss_examples
+
+    assert set(_ats_stage_params(parse_config(raw_cfg))) == {"min_examples", "compute_ratio"}  # old runs resume
+    raw_cfg["selection"]["baseline_params"]["ats"]["test_examples"] = 5
+    cfg = parse_config(raw_cfg)
+    run(cfg)
+    layout = RunLayout(cfg.run_dir)
+    ids = [r["id"] for r in _jsonl(layout.eval_file)]
+    order = evaluation_order(cfg, layout.eval_file)
+    assert len(ids) > 5 and sorted(order) == sorted(ids) and order != ids  # a seeded permutation, not file order
+    chosen = read_examples(layout.eval_file)
+    chosen = [next(e for e in chosen if e.id == i) for i in order[:5]]
+    assert [e.id for e in loss_examples(cfg, layout.eval_file, 5)] == order[:5]
+    assert len(loss_examples(cfg, layout.eval_file, len(ids) + 3)) == len(ids)  # a cap above the split: all of it
+    spec = cfg.candidates[0]
+    curve = read_stage_report(layout.ats_report(spec.name), AtsReport)
+    assert curve.test_examples == 5
+    model_ref = resolve_candidate(spec, cfg.cache_dir, None)
+    for size in curve.sizes:
+        point = read_stage_report(layout.ats_subset_dir(spec.name, size), AtsPointReport)
+        model, tok = load_for_eval(model_ref, layout.ats_subset_dir(spec.name, size) / "adapter", "cpu")
+        loss, tokens = answer_loss(model, tok, chosen, cfg.evaluation.max_seq_len, cfg.evaluation.batch_size)
+        assert point.test_examples == 5 and point.test_tokens == tokens
+        assert point.test_loss == pytest.approx(loss, rel=1e-5)
+        _, all_tokens = answer_loss(model, tok, read_examples(layout.eval_file), cfg.evaluation.max_seq_len, 16)
+        assert all_tokens > tokens
+    # the cap is part of the subsets' identity: lifting it redoes them
+    before = subset_stamps(layout, spec.name)
+    del raw_cfg["selection"]["baseline_params"]["ats"]["test_examples"]
+    run(parse_config(raw_cfg))
+    after = subset_stamps(layout, spec.name)
+    assert all(before[k] != after[k] for k in before)
+    assert read_stage_report(layout.ats_report(spec.name), AtsReport).test_examples == len(ids)

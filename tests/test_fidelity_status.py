@@ -70,3 +70,14 @@ def test_cell_overrides_choose_the_baselines(mod: ModuleType, tmp_path: Path) ->
     assert part.selection.baselines == ["model_size"]
     assert part.run_dir == full.run_dir == tmp_path / "reading_comprehension" / "e1-b0.03125"
     assert part.budget == full.budget == 0.03125
+    assert full.selection.baseline_params == {"ats": {"test_examples": 144}}
+    assert part.selection.baseline_params == {}  # a baseline's params only when it runs (else refused)
+
+
+def test_ats_test_set_is_the_proxies_evaluation_cap(mod: ModuleType) -> None:
+    """ats's test loss uses as many eval examples as the proxies may: every task config's sequential cap."""
+    from damoc.loading import load_config
+
+    for task in mod.TASKS:
+        cfg = load_config(mod.ROOT / "configs" / f"{task}.yaml", [])
+        assert cfg.evaluation.sequential_max_examples == mod.ATS_TEST_EXAMPLES, task

@@ -63,7 +63,10 @@ def _ats_stage_params(cfg: RunConfig) -> dict[str, Any]:
     """The ats params that shape its training (k and delta only shape the fit, at rank time)."""
     from damoc.training.ats import ats_params
 
-    return ats_params(cfg).model_dump(include={"min_examples", "compute_ratio"})
+    params = ats_params(cfg)
+    shaping = params.model_dump(include={"min_examples", "compute_ratio"})
+    # the test set's cap joins the hash only when set, so runs from before it existed still resume
+    return shaping if params.test_examples is None else shaping | {"test_examples": params.test_examples}
 
 
 def ats_subset_hash(cfg: RunConfig, h: Hashes, spec: CandidateSpec, size: int) -> str:
@@ -71,9 +74,11 @@ def ats_subset_hash(cfg: RunConfig, h: Hashes, spec: CandidateSpec, size: int) -
 
     It does not depend on the proxy, so a subset a new budget still uses is not redone.
     """
-    from damoc.training.ats import subset_recipe
+    from damoc.training.ats import ats_params, subset_recipe
 
-    return section_hash("ats_subset", h.data, spec, subset_recipe(cfg.training), cfg.evaluation.max_seq_len, size)
+    parts = ("ats_subset", h.data, spec, subset_recipe(cfg.training), cfg.evaluation.max_seq_len, size)
+    cap = ats_params(cfg).test_examples
+    return section_hash(*parts) if cap is None else section_hash(*parts, cap)
 
 
 def data_hash(cfg: RunConfig) -> str:

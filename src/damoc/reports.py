@@ -188,8 +188,9 @@ class AtsPointReport(StageReport):
     file_name: ClassVar[str] = ATS_POINT_REPORT
 
     num_examples: int = Field(description="subset size: the first N examples of the seeded shuffle")
-    test_loss: float = Field(description="mean NLL per gold target token (answer + eos) over the eval split")
+    test_loss: float = Field(description="mean NLL per gold target token (answer + eos) over the test examples")
     test_tokens: int = Field(description="gold target tokens behind test_loss")
+    test_examples: int | None = Field(None, description="eval examples behind test_loss (None in older reports)")
     tokens_seen: int = Field(description="training tokens (one epoch over the subset)")
     layers: int = Field(description="decoder layers of the candidate")
     seconds: float
@@ -207,6 +208,7 @@ class AtsReport(StageReport):
     budget_token_layers: int = Field(description="the cost allowed: compute_ratio x the proxy's tokens x layers")
     min_examples: int
     compute_ratio: float
+    test_examples: int | None = Field(None, description="eval examples behind each test loss (None: the whole split)")
     seed: int
 
 

@@ -78,16 +78,21 @@ def _eval_lines(eval_file: Path) -> dict[str, str]:
     return out
 
 
+def evaluation_order(cfg: RunConfig, eval_file: Path) -> list[str]:
+    """The ids of ``eval_file`` in sequential evaluation's seeded order (every cluster once before any twice)."""
+    ids = list(_eval_lines(eval_file))
+    if not ids:
+        raise DamocError(f"{eval_file}: no evaluation examples")
+    groups = uncertainty.example_groups(eval_file, cfg.selection.cluster_by)
+    return interleave(stratified_clusters(ids, groups, cfg.seed), cfg.seed)
+
+
 def chunk_plan(cfg: RunConfig, layout: RunLayout) -> list[list[str]]:
     """The example ids of each chunk of the run's eval split, in evaluation order."""
     size = cfg.evaluation.sequential_chunk
     if size is None:
         raise DamocError("evaluation.sequential_chunk is not set: the eval split is evaluated in one pass")
-    ids = list(_eval_lines(layout.eval_file))
-    if not ids:
-        raise DamocError(f"{layout.eval_file}: no evaluation examples")
-    groups = uncertainty.example_groups(layout.eval_file, cfg.selection.cluster_by)
-    return split_chunks(interleave(stratified_clusters(ids, groups, cfg.seed), cfg.seed), size)
+    return split_chunks(evaluation_order(cfg, layout.eval_file), size)
 
 
 def write_chunk_examples(cfg: RunConfig, layout: RunLayout, chunks: Iterable[int], out_dir: Path) -> Path:

@@ -113,6 +113,23 @@ def plan_ats(cfg: RunConfig, spec: CandidateSpec, proxy_dir: Path, adapter_dir: 
     return AtsPlan(examples=examples, sizes=sizes, layers=proxy.layers_before, budget_token_layers=budget)
 
 
+def loss_examples(cfg: RunConfig, eval_file: Path, limit: int | None) -> list[Example]:
+    """The eval examples the subsets' test loss is measured on: all, or the first ``limit`` in evaluation order.
+
+    The order is sequential evaluation's (:func:`damoc.sequential.evaluation_order`: seeded, one example
+    from every cluster in turn), so a cap of the proxies' ``sequential_max_examples`` spreads over the
+    same clusters their evaluation does.
+    """
+    from damoc.sequential import evaluation_order
+    from damoc.tasks.load import read_examples
+
+    examples = read_examples(eval_file)
+    if limit is None or limit >= len(examples):
+        return examples
+    by_id = {e.id: e for e in examples}
+    return [by_id[i] for i in evaluation_order(cfg, eval_file)[:limit]]
+
+
 def tune_prefix(
     cfg: RunConfig, spec: CandidateSpec, plan: AtsPlan, size: int, eval_file: Path, out_dir: Path, ctx: StageContext
 ) -> AtsPointReport:
@@ -124,7 +141,7 @@ def tune_prefix(
     from damoc.candidates.resolve import resolve_candidate
     from damoc.evaluation.loss import answer_loss
     from damoc.evaluation.stage import load_for_eval
-    from damoc.tasks.load import read_examples, write_examples
+    from damoc.tasks.load import write_examples
     from damoc.training.stage import train_proxy
 
     start = time.perf_counter()
@@ -134,11 +151,13 @@ def tune_prefix(
     train = train_proxy(model_ref, out_dir / SUBSET_FILE, subset_recipe(cfg.training), out_dir / ADAPTER_DIR, ctx)
     model, tokenizer = load_for_eval(model_ref, out_dir / ADAPTER_DIR, ctx.device, ctx.dtype)
     ev = cfg.evaluation
-    loss, tokens = answer_loss(model, tokenizer, read_examples(eval_file), ev.max_seq_len, ev.batch_size, ctx.prompt)
+    tests = loss_examples(cfg, eval_file, ats_params(cfg).test_examples)
+    loss, tokens = answer_loss(model, tokenizer, tests, ev.max_seq_len, ev.batch_size, ctx.prompt)
     report = AtsPointReport(
         num_examples=size,
         test_loss=loss,
         test_tokens=tokens,
+        test_examples=len(tests),
         tokens_seen=train.tokens_seen,
         layers=plan.layers,
         seconds=round(time.perf_counter() - start, 3),
@@ -161,6 +180,7 @@ def write_curve(cfg: RunConfig, plan: AtsPlan, subset_dirs: list[Path], out_dir:
         budget_token_layers=plan.budget_token_layers,
         min_examples=params.min_examples,
         compute_ratio=params.compute_ratio,
+        test_examples=points[0].test_examples if points else None,
         seed=cfg.seed,
     )
     write_stage_report(out_dir, report)

@@ -26,6 +26,13 @@ class AtsBaselineParams(AtsParams):
     compute_ratio: float = Field(
         1.0, gt=0, description="training budget of all subsets together, in units of the proxy's (tokens x layers)"
     )
+    test_examples: int | None = Field(
+        None,
+        ge=1,
+        description="score each subset's test loss on the first N eval examples in sequential evaluation's "
+        "seeded, cluster-spread order (e.g. evaluation.sequential_max_examples, the proxies' cap); "
+        "None: the whole eval split",
+    )
 
 
 def read_curves(layout: RunLayout, names: list[str]) -> dict[str, AtsReport]:
