@@ -44,6 +44,7 @@ from damoc.loading import load_config
 from damoc.validation import validate_selection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import speed_probe  # the machine's speed, so wall-time speed-ups do not mix machines
 import truth_records  # finished ground truths kept in git
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +102,11 @@ def cell(
     keys = restore_truths(cfg)
     start = time.time()
     load_before = os.getloadavg()[0]
+    before, probes = job_states(cfg), [speed_probe.probe()]
+    log_segments(task, epochs, before, None, probes)
     report = validate_selection(cfg)
+    probes.append(speed_probe.probe())
+    log_segments(task, epochs, before, job_states(cfg), probes)
     record_truths(cfg, keys)
     ranking = json.loads((Path(cfg.run_dir) / "ranking.json").read_text(encoding="utf-8"))
     agreement = report.agreement or {}
@@ -133,6 +138,7 @@ def cell(
         "overrides": extra,
         "baselines_run": baselines,
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "speed": speed_probe.verdict(probes, keys),
     }
 
 
@@ -222,7 +228,11 @@ def truth_only(
         if models and spec.name not in models:
             continue
         start = time.time()
+        before, probes = job_states(cfg, [spec.name]), [speed_probe.probe()]
+        log_segments(task, epochs, before, None, probes)
         truth = ground_truth(cfg, spec, train, evals, ctx)
+        probes.append(speed_probe.probe())
+        log_segments(task, epochs, before, job_states(cfg, [spec.name]), probes)
         record_truths(cfg, {spec.name: keys[spec.name]})
         print(f"{task} {spec.name}: ground truth {truth.evaluation.metrics} in {time.time() - start:.0f} s", flush=True)
 
@@ -251,24 +261,57 @@ def entry_status(entry: Path, key: str, total_steps: int) -> dict[str, Any]:
 def truth_status(task: str, epochs: float, run_root: Path, sets: list[str]) -> list[dict[str, Any]]:
     """Each candidate's ground truth of one task, looked up in the cache by its key (nothing is trained;
     a recorded ground truth missing from the cache is restored into it first)."""
+    cfg = truth_config(task, epochs, run_root, None, sets)
+    return [{"task": task, "epochs": epochs} | row for row in job_states(cfg).values()]
+
+
+def job_states(cfg: Any, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each candidate's (``names``: only these) ground-truth key and state in the cache (``entry_status``)."""
     from damoc.context import StageContext
     from damoc.validation.cache import cache_root
     from damoc.validation.recipe import plan_epochs
     from damoc.validation.stage import load_task
     from damoc.validation.truth import build_job
 
-    cfg = truth_config(task, epochs, run_root, None, sets)
     ctx = StageContext.from_config(cfg, None)
     train, evals = load_task(cfg)
-    rows = []
+    rows = {}
     for spec in cfg.candidates:
+        if names is not None and spec.name not in names:
+            continue
         job = build_job(cfg, spec, train, evals, ctx)
         steps = len(plan_epochs(len(train), job.recipe, ctx.seed).steps)
         entry = cache_root(cfg.cache_dir) / job.key
         truth_records.restore(entry, job.key)  # a recorded one counts as done
-        status = entry_status(entry, job.key, steps)
-        rows.append({"task": task, "epochs": epochs, "candidate": spec.name, "key": job.key} | status)
+        rows[spec.name] = {"candidate": spec.name, "key": job.key} | entry_status(entry, job.key, steps)
     return rows
+
+
+def log_segments(
+    task: str,
+    epochs: float,
+    before: dict[str, dict[str, Any]],
+    after: dict[str, dict[str, Any]] | None,
+    probes: list[float],
+) -> None:
+    """Log the ground truths this process is about to train (``after`` None: each one not done, event
+    "start", so a process killed mid-training leaves its probe) or has moved (event "end")."""
+    for name, old in before.items():
+        row = old if after is None else after[name]
+        if after is None and old["state"] == "done":
+            continue
+        if after is not None and (old["state"], old.get("step")) == (row["state"], row.get("step")):
+            continue  # untouched here (finished before, or not this process's)
+        speed_probe.log_segment(
+            {
+                "event": "start" if after is None else "end",
+                "key": row["key"], "task": task, "epochs": epochs, "candidate": name, "steps": row["steps"],
+                "state_before": old["state"], "state_after": row["state"],
+                "step_before": old.get("step", 0), "step_after": row.get("step", row["steps"]),
+                "train_seconds_before": old.get("train_seconds", 0.0), "train_seconds_after": row.get("train_seconds"),
+                "probes_s": probes,
+            } | {k: v for k, v in speed_probe.machine(probes[-1]).items() if k != "probe_s"}
+        )  # fmt: skip
 
 
 def status_line(row: dict[str, Any]) -> str:
@@ -377,6 +420,21 @@ def _f(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+CROSS_MACHINE = (
+    "† the proxy and the ground truth ran at machine speeds more than "
+    f"{speed_probe.TOLERANCE:.0%} apart (speed_probe.py): this wall-time speed-up mixes machines; tokens x layers does not"
+)
+
+
+def _wall(c: dict[str, Any], x: float | None) -> str:
+    """A wall-time speed-up, marked † when the cell's speed probes say its two sides ran at different speeds."""
+    return f"{_f(x, 1)}x" + ("†" if c.get("speed", {}).get("comparable") is False else "")
+
+
+def _footnote(cells: list[dict[str, Any]]) -> list[str]:
+    return ["", CROSS_MACHINE] if any(c.get("speed", {}).get("comparable") is False for c in cells) else []
+
+
 def summary_table(results: dict[str, Any]) -> str:
     """The bar at a glance: per task, damoc's default recipe at the default budget against the ground truth.
 
@@ -398,13 +456,14 @@ def summary_table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {task} | {tie} | {pick_of(c)} | {'yes' if s['top1_tie_aware'] else 'no'} "
             f"| {'-' if above is None else 'yes' if above else 'no'} | {_f(s.get('token_layer_speedup'), 1)}x "
-            f"| {_f(s['train_speedup'], 1)}x | {_f(s['end_to_end_speedup'], 1)}x |"
+            f"| {_wall(c, s['train_speedup'])} | {_wall(c, s['end_to_end_speedup'])} |"
         )
     n = len(results.get("summary", {}))
     lines.append(
         f"| **{n} of {len(TASKS)} tasks measured** | | | **{hits} of {n}** ({clear} with the leader measured above guessing) | | | | |"
     )
-    return "\n".join(lines)
+    cells = [results["tasks"][task]["budgets"][budget] for task in results.get("summary", {})]
+    return "\n".join(lines + _footnote(cells))
 
 
 def pick_of(cell: dict[str, Any]) -> str:
@@ -468,10 +527,11 @@ def markdown_table(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {task} | {entry['epochs']:g} | 1/{1 / float(budget):g} | {truth} | {' > '.join(c['proxy_order'])} "
                 f"| {_f(c['kendall_tau'])} | {_f(c['relacc'])} | {'yes' if c['top1_strict'] else 'no'} / "
-                f"{'yes' if c['top1_tie_aware'] else 'no'}{luck} | {picks} | {_f(c['train_speedup'], 1)}x "
-                f"| {_f(c['end_to_end_speedup'], 1)}x |"
+                f"{'yes' if c['top1_tie_aware'] else 'no'}{luck} | {picks} | {_wall(c, c['train_speedup'])} "
+                f"| {_wall(c, c['end_to_end_speedup'])} |"
             )
-    return "\n".join(lines)
+    cells = [c for entry in results["tasks"].values() for c in entry["budgets"].values()]
+    return "\n".join(lines + _footnote(cells))
 
 
 def main() -> None:
