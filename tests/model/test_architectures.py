@@ -108,3 +108,32 @@ def test_gpt2_scaled_by_layer_idx_is_refused() -> None:
     with pytest.raises(ModelError, match=r"folder: gpt2 with config.scale_attn_by_inverse_layer_idx=true"):
         check_layer_plan({"model_type": "gpt2", "n_layer": 6, "scale_attn_by_inverse_layer_idx": True}, "folder", 0.5)
     check_layer_plan({"model_type": "gpt2", "n_layer": 6, "scale_attn_by_inverse_layer_idx": False}, "folder", 0.5)
+
+
+@pytest.mark.parametrize("model_type", SUPPORTED)
+@pytest.mark.parametrize("size", [1, 2])
+def test_reused_prefix_gives_the_whole_runs_losses(model_type: str, size: int) -> None:
+    """perplexity_drop's losses from recorded layer inputs equal running each candidate whole (padding,
+    Gemma-3's sliding window of 16 inside 24-token rows, a layer already removed)."""
+    import torch
+
+    from damoc.model.scorers.perplexity_drop import block_losses, candidate_blocks
+    from damoc.model.tolerance import answer_loss, skipping
+
+    model = tiny_model(model_type)
+    generator = torch.Generator().manual_seed(1)
+    batches = []
+    for _ in range(2):
+        ids = torch.randint(3, 64, (3, 24), generator=generator)
+        mask = torch.ones_like(ids)
+        mask[1, 17:] = 0  # a right-padded row
+        labels = torch.full_like(ids, -100)
+        labels[:, 12:17] = ids[:, 12:17]
+        batches.append({"input_ids": ids, "attention_mask": mask, "labels": labels})
+    removed = [2]
+    blocks = candidate_blocks([0, 1, 3, 4, 5], size)
+    reused = block_losses(model, batches, removed, blocks, None, (0, len(blocks)))
+    for block in blocks:
+        with skipping(model, sorted([*removed, *block])):
+            assert reused[block] == answer_loss(model, batches), block  # the same operations on the same values
+    assert len(decoder_layers(model)) == 6  # every layer back in place
