@@ -9,7 +9,7 @@ says whether the two sides ran at the same speed. A cell whose sides differ by m
 gets ``comparable: false`` and the README marks its wall-time speed-ups; tokens x layers is hardware-free.
 
 The probe is forward + backward of a small Llama built in code (no files, no network; about 70 GFLOP a
-step) under the process's torch threads, the fastest of ``repeats`` timed steps after one warm-up (the
+step) under the process's torch threads, the fastest of ``repeats`` timed steps after ``WARMUP`` untimed ones (the
 fastest, as ``timeit`` advises: slower repeats measure interruptions, not the machine). Contention
 that lasts through the probe still shows, as it did in the training it stands for.
 
@@ -22,13 +22,13 @@ import datetime
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENTS = ROOT / "benchmarks" / "results" / "ground_truth_segments.jsonl"
+WARMUP = 2
 TOLERANCE = 0.25
 """Two probes within 25% of each other count as the same speed; the two machines of 2026-12-02 differed 2x."""
 
@@ -46,11 +46,11 @@ def probe(repeats: int = 5) -> float:
     model = LlamaForCausalLM(config).float().train()
     ids = torch.randint(0, config.vocab_size, (4, 256), generator=torch.Generator().manual_seed(0))
     times = []
-    for i in range(repeats + 1):
+    for i in range(repeats + WARMUP):
         start = time.perf_counter()
         model(input_ids=ids, labels=ids).loss.backward()
         model.zero_grad(set_to_none=True)
-        if i:  # the first step warms up allocators and kernels
+        if i >= WARMUP:  # the first steps warm up allocators, kernels and threads
             times.append(time.perf_counter() - start)
     return round(min(times), 4)
 
@@ -90,25 +90,40 @@ def same_speed(a: float, b: float, tolerance: float = TOLERANCE) -> bool:
     return max(a, b) / min(a, b) <= 1 + tolerance
 
 
-def verdict(cell_probes: list[float], keys: dict[str, str], path: Path | None = None) -> dict[str, Any]:
-    """Whether a cell's proxy and its ground truths ran at the same machine speed.
+def process_speeds(rows: list[dict[str, Any]]) -> list[float]:
+    """One speed per process that trained a ground truth: the fastest of its probes.
 
-    ``comparable`` is True when every probe of every ground-truth segment and of the cell lie within
-    ``TOLERANCE`` of the cell's median, False when one does not, None when a ground truth has no logged
-    segment (trained before segments were logged): unknown, not assumed.
+    A process logs a "start" row and, unless it was killed, an "end" row repeating the start probe
+    (same ``step_before``, same first probe); the pair is one process. The fastest probe stands for the
+    machine: contention and a cold start only ever slow a probe down (one machine gave 0.64 s cold
+    and 0.48 s after an hour of training).
     """
-    ref = statistics.median(cell_probes)
-    truth = {name: [p for s in segments(key, path) for p in s["probes_s"]] for name, key in keys.items()}
-    known = all(truth.values())
-    probes = [*cell_probes, *(p for ps in truth.values() for p in ps)]
-    slowest = max(max(p / ref, ref / p) for p in probes)
-    comparable = all(same_speed(ref, p) for p in probes) if known else None
-    if not known and not all(same_speed(ref, p) for p in probes):
-        comparable = False  # one logged segment already differs
+    ends = {(r.get("step_before"), r["probes_s"][0]) for r in rows if r.get("event") == "end"}
+    return [
+        min(r["probes_s"])
+        for r in rows
+        if not (r.get("event") == "start" and (r.get("step_before"), r["probes_s"][0]) in ends)
+    ]
+
+
+def verdict(cell_probes: list[float], keys: dict[str, str], path: Path | None = None) -> dict[str, Any]:
+    """Whether a cell's proxy and its ground truths ran on machines of the same speed.
+
+    Each side's speed is its fastest probe (:func:`process_speeds`). ``comparable`` is True when every
+    ground-truth process is within ``TOLERANCE`` of the cell, False when one is not, None when a ground
+    truth has no logged process (trained before they were logged) and none differs: unknown, not assumed.
+    """
+    ref = min(cell_probes)
+    truth = {name: process_speeds(segments(key, path)) for name, key in keys.items()}
+    speeds = [p for ps in truth.values() for p in ps]
+    ratio = max((max(p / ref, ref / p) for p in speeds), default=1.0)
+    comparable: bool | None = all(same_speed(ref, p) for p in speeds)
+    if comparable and not all(truth.values()):
+        comparable = None
     return {
         "cell_probes_s": cell_probes,
-        "truth_probes_s": truth,
-        "max_ratio": round(slowest, 2),
+        "truth_speeds_s": truth,
+        "max_ratio": round(ratio, 2),
         "comparable": comparable,
     }
 

@@ -41,16 +41,25 @@ def test_verdict_from_logged_segments(probe: ModuleType, tmp_path: Path) -> None
     log = tmp_path / "segments.jsonl"
     for row in (_segment("a", [1.0, 1.1]), _segment("b", [0.95]), _segment("slow", [2.0, 2.1])):
         probe.log_segment(row, log)
-    same = probe.verdict([1.0, 1.02], {"x": "a", "y": "b"}, log)
+    same = probe.verdict([1.02, 1.0], {"x": "a", "y": "b"}, log)
     assert same["comparable"] is True
-    assert same["truth_probes_s"] == {"x": [1.0, 1.1], "y": [0.95]}
-    # median of the cell's probes is 1.01; the slow ground truth's 2.1 / 1.01 = 2.08
-    mixed = probe.verdict([1.0, 1.02], {"x": "a", "y": "slow"}, log)
-    assert mixed["comparable"] is False and mixed["max_ratio"] == 2.08
+    assert same["truth_speeds_s"] == {"x": [1.0], "y": [0.95]}  # each process's fastest probe
+    # the cell's fastest probe is 1.0; the slow ground truth's fastest 2.0: 2.0 / 1.0 = 2.0
+    mixed = probe.verdict([1.02, 1.0], {"x": "a", "y": "slow"}, log)
+    assert mixed["comparable"] is False and mixed["max_ratio"] == 2.0
     # a ground truth without a logged segment is unknown, not assumed comparable ...
     assert probe.verdict([1.0], {"x": "a", "y": "never-logged"}, log)["comparable"] is None
     # ... unless another one already differs
     assert probe.verdict([1.0], {"x": "slow", "y": "never-logged"}, log)["comparable"] is False
+
+
+def test_a_start_row_and_its_end_row_are_one_process(probe: ModuleType) -> None:
+    cold = {"key": "k", "event": "start", "step_before": 0, "probes_s": [1.4]}
+    done = {"key": "k", "event": "end", "step_before": 0, "probes_s": [1.4, 1.0]}
+    killed = {"key": "k", "event": "start", "step_before": 0, "probes_s": [1.3]}  # another process, never ended
+    resumed = {"key": "k", "event": "start", "step_before": 400, "probes_s": [2.2]}
+    assert probe.process_speeds([cold, done]) == [1.0]  # the pair's fastest probe, the cold start dropped
+    assert probe.process_speeds([killed, cold, done, resumed]) == [1.3, 1.0, 2.2]
 
 
 def test_log_segments_start_and_end_rows(
