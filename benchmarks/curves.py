@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from damoc.validation.base import CURVE_FILE, RESULT_DIR
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import truth_records
 
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def curve_points(key: str, entry: Path, records: Path = truth_records.RECORDS) -> list[dict[str, Any]]:
     """One ground truth's curve points, oldest first: its record's when finished, else its cache entry's so far."""
-    for path in (records / key / "curve.json", entry / "result" / "curve.json", entry / "curve.json"):
+    for path in (records / key / CURVE_FILE, entry / RESULT_DIR / CURVE_FILE, entry / CURVE_FILE):
         if path.is_file():
             return sorted(json.loads(path.read_text(encoding="utf-8")), key=lambda p: p["step"])
     return []

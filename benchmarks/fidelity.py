@@ -99,10 +99,11 @@ def cell(
     cfg = load_config(
         ROOT / "configs" / f"{task}.yaml", overrides(task, budget, epochs, run_root, label, baselines) + extra
     )
-    keys = restore_truths(cfg)
+    before = restore_truths(cfg)
+    keys = {name: row["key"] for name, row in before.items()}
     start = time.time()
     load_before = os.getloadavg()[0]
-    before, probes = job_states(cfg), [speed_probe.probe()]
+    probes = [speed_probe.probe()]
     log_segments(task, epochs, before, None, probes)
     report = validate_selection(cfg)
     probes.append(speed_probe.probe())
@@ -158,15 +159,15 @@ def truth_keys(cfg: Any) -> dict[str, str]:
     return {spec.name: build_job(cfg, spec, train, evals, ctx).key for spec in cfg.candidates}
 
 
-def restore_truths(cfg: Any) -> dict[str, str]:
-    """Each candidate's ground-truth key, with recorded ground truths put back into an empty cache."""
-    from damoc.validation.cache import cache_root
-
-    keys = truth_keys(cfg)
-    for name, key in keys.items():
-        if truth_records.restore(cache_root(cfg.cache_dir) / key, key):
-            print(f"{name}: ground truth {key} is finished (cache or benchmarks/results/ground_truth)", flush=True)
-    return keys
+def restore_truths(cfg: Any) -> dict[str, dict[str, Any]]:
+    """Each candidate's ground-truth key and state (``job_states``), recorded ones put back into an empty cache."""
+    states = job_states(cfg)
+    for name, row in states.items():
+        if row["state"] == "done":
+            print(
+                f"{name}: ground truth {row['key']} is finished (cache or benchmarks/results/ground_truth)", flush=True
+            )
+    return states
 
 
 def record_truths(cfg: Any, keys: dict[str, str]) -> None:
@@ -223,7 +224,7 @@ def truth_only(
     unknown = sorted(set(models) - {spec.name for spec in cfg.candidates})
     if unknown:
         raise SystemExit(f"--models: {unknown} are not candidates of configs/{task}.yaml")
-    keys = restore_truths(cfg)
+    keys = {name: row["key"] for name, row in restore_truths(cfg).items()}
     for spec in cfg.candidates:
         if models and spec.name not in models:
             continue
