@@ -303,15 +303,18 @@ def log_segments(
             continue
         if after is not None and (old["state"], old.get("step")) == (row["state"], row.get("step")):
             continue  # untouched here (finished before, or not this process's)
+        moved = {} if after is None else {  # a start row has no "after" yet
+            "state_after": row["state"], "step_after": row.get("step", row["steps"]),
+            "train_seconds_after": row.get("train_seconds"),
+        }  # fmt: skip
         speed_probe.log_segment(
             {
                 "event": "start" if after is None else "end",
                 "key": row["key"], "task": task, "epochs": epochs, "candidate": name, "steps": row["steps"],
-                "state_before": old["state"], "state_after": row["state"],
-                "step_before": old.get("step", 0), "step_after": row.get("step", row["steps"]),
-                "train_seconds_before": old.get("train_seconds", 0.0), "train_seconds_after": row.get("train_seconds"),
-                "probes_s": probes,
-            } | {k: v for k, v in speed_probe.machine(probes[-1]).items() if k != "probe_s"}
+                "state_before": old["state"], "step_before": old.get("step", 0),
+                "train_seconds_before": old.get("train_seconds", 0.0),
+            } | moved | {"probes_s": probes}
+            | {k: v for k, v in speed_probe.machine(probes[-1]).items() if k != "probe_s"}
         )  # fmt: skip
 
 

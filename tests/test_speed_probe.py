@@ -79,6 +79,7 @@ def test_log_segments_start_and_end_rows(
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     # start: the two not done; end: only the one this process moved (k1 did not move)
     assert [(r["event"], r["key"]) for r in rows] == [("start", "k1"), ("start", "k2"), ("end", "k2")]
+    assert all("state_after" not in r and "step_after" not in r for r in rows[:2])  # a start has no after yet
     end = rows[-1]
     assert (end["step_before"], end["step_after"], end["train_seconds_after"]) == (4, 10, 20.0)
     assert end["probes_s"] == [1.5, 1.6] and end["epochs"] == 3.0
