@@ -318,6 +318,12 @@ def log_segments(
         )  # fmt: skip
 
 
+def cell_key(task: str, epochs: float, label: str = "") -> str:
+    """The key of a task's entry in ``fidelity.json``: ``task``, ``task@3ep`` for other ground-truth epochs, then
+    ``+label`` for a variant of the recipe."""
+    return f"{task}{label}" if epochs == 1 else f"{task}@{epochs:g}ep{label}"
+
+
 def status_line(row: dict[str, Any]) -> str:
     """One ground truth's state as a line of ``--status``."""
     head = f"{row['task']} ({row['epochs']:g} ep) {row['candidate']} [{row['key']}]: {row['state']}"
@@ -586,7 +592,7 @@ def main() -> None:
     baselines = baselines_option(args.baselines)
     if args.prescreens:
         for task in args.tasks:
-            key = f"{task}{label}" if args.epochs == 1 else f"{task}@{args.epochs:g}ep{label}"
+            key = cell_key(task, args.epochs, label)
             for budget in args.budgets:
                 c = results["tasks"].get(key, {}).get("budgets", {}).get(str(budget))
                 if c is not None:
@@ -596,7 +602,7 @@ def main() -> None:
                     save(results, args.default_budget)
         return
     for task in args.tasks:
-        key = f"{task}{label}" if args.epochs == 1 else f"{task}@{args.epochs:g}ep{label}"
+        key = cell_key(task, args.epochs, label)
         entry = results["tasks"].setdefault(key, {"epochs": args.epochs, "budgets": {}, "overrides": args.set})
         for budget in args.budgets:
             entry["budgets"][str(budget)] = cell(task, budget, args.epochs, args.run_root, args.set, label, baselines)

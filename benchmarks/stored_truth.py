@@ -52,17 +52,17 @@ ROOT = fidelity.ROOT
 RESULTS = ROOT / "benchmarks" / "results" / "stored_truth.json"
 
 
-def stored_cell(task: str, budget: float) -> tuple[dict[str, Any], float]:
-    """The fidelity benchmark's cell of the default recipe for ``task`` at ``budget`` and its ground-truth
-    epochs; a clear error without one."""
-    entry = fidelity.load_results()["tasks"].get(task, {})
-    cells = entry.get("budgets", {})
+def stored_cell(task: str, budget: float, epochs: float = 1.0) -> dict[str, Any]:
+    """The fidelity benchmark's cell of the default recipe for ``task`` at ``budget`` with a ground truth of
+    ``epochs`` epochs; a clear error without one."""
+    key = fidelity.cell_key(task, epochs)
+    cells = fidelity.load_results()["tasks"].get(key, {}).get("budgets", {})
     if str(budget) not in cells:
         raise SystemExit(
-            f"{fidelity.RESULTS}: no ground truth for {task} at budget {budget:g} "
-            f"(stored: {sorted(cells) or 'none'}); run benchmarks/fidelity.py --tasks {task} first"
+            f"{fidelity.RESULTS}: no ground truth for {key} at budget {budget:g} "
+            f"(stored: {sorted(cells) or 'none'}); run benchmarks/fidelity.py --tasks {task} --epochs {epochs:g} first"
         )
-    return cells[str(budget)], entry["epochs"]
+    return cells[str(budget)]
 
 
 def ranked(ranking: dict[str, Any], data_seconds: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
@@ -151,9 +151,11 @@ def run_proxy(cfg: Any) -> tuple[dict[str, Any], float, dict[str, Any], Path]:
     return ranking, data_seconds, facts, layout.root
 
 
-def run_variant(task: str, budget: float, label: str, extra: list[str], run_root: Path) -> tuple[dict[str, Any], Path]:
+def run_variant(
+    task: str, budget: float, epochs: float, label: str, extra: list[str], run_root: Path
+) -> tuple[dict[str, Any], Path]:
     """Run the proxy of one (task, variant) and judge it against the stored ground truth; also its run folder."""
-    cell, epochs = stored_cell(task, budget)
+    cell = stored_cell(task, budget, epochs)
     cfg = variant_config(task, budget, epochs, label, extra, run_root, cell["overrides"])
     if "truth_keys" in cell and cell["truth_keys"] != (keys := fidelity.truth_keys(cfg)):
         raise SystemExit(
@@ -166,7 +168,7 @@ def run_variant(task: str, budget: float, label: str, extra: list[str], run_root
         **judge(ranking, cell, data_seconds),
         "budget": budget,
         "overrides": extra,
-        "truth_from": f"fidelity.json tasks.{task}.budgets.{budget}",
+        "truth_from": f"fidelity.json tasks.{fidelity.cell_key(task, epochs)}.budgets.{budget}",
         "truth_keys_checked": "truth_keys" in cell,
         **facts,
     }, root
@@ -182,11 +184,12 @@ def predict_variant(
     """
     import subprocess
 
-    if str(budget) in fidelity.load_results()["tasks"].get(task, {}).get("budgets", {}):
-        raise SystemExit(f"{task}: its ground truth is already in {fidelity.RESULTS}; a prediction must come before it")
+    key = fidelity.cell_key(task, epochs)
+    if str(budget) in fidelity.load_results()["tasks"].get(key, {}).get("budgets", {}):
+        raise SystemExit(f"{key}: its ground truth is already in {fidelity.RESULTS}; a prediction must come before it")
     written = load().get("predictions", {}).get(label, {})
-    if task in written:
-        raise SystemExit(f"{task} [{label}]: a prediction is already written down ({RESULTS}); it is never overwritten")
+    if key in written:
+        raise SystemExit(f"{key} [{label}]: a prediction is already written down ({RESULTS}); it is never overwritten")
     cfg = variant_config(task, budget, epochs, label, extra, run_root, [])
     ranking, data_seconds, facts, _ = run_proxy(cfg)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -239,7 +242,8 @@ def table(results: dict[str, Any]) -> str:
     """One row per variant: its pick on each task (tie-aware hit; "=" where its whole order equals the stored
     default recipe's; the candidates with exactly the pick's score, where the pick broke a tie; a leader not
     above guessing), its hits, and the range of its end-to-end speed-ups."""
-    tasks = [t for t in fidelity.TASKS if any(t in v["tasks"] for v in results["variants"].values())]
+    present = {k for v in results["variants"].values() for k in v["tasks"]}  # "task", or "task@3ep"
+    tasks = sorted(present, key=lambda k: (fidelity.TASKS.index(k.split("@")[0]), k))
     stored = fidelity.load_results()["tasks"]
     lines = [
         "| variant | overrides | " + " | ".join(tasks) + " | tie-aware hits | end-to-end speed-up (range) |",
@@ -284,7 +288,12 @@ def main() -> None:
     parser.add_argument(
         "--predict", action="store_true", help="--tasks without a ground truth yet: write down the variant's pick"
     )
-    parser.add_argument("--epochs", type=float, default=1.0, help="--predict: the ground truth's epochs")
+    parser.add_argument(
+        "--epochs",
+        type=float,
+        default=1.0,
+        help="the ground truth's epochs (a cell other than 1 is stored as 'task@3ep')",
+    )
     args = parser.parse_args()
     results = load()
     if args.table:
@@ -297,19 +306,21 @@ def main() -> None:
             parser.error("--predict needs --tasks (tasks whose ground truth is not stored yet)")
         for task in args.tasks:
             written = predict_variant(task, args.budget, args.epochs, args.label, args.set, args.run_root)
-            save_prediction(args.label, task, written)
+            save_prediction(args.label, fidelity.cell_key(task, args.epochs), written)
             print(f"{task} [{args.label}] written down: {' > '.join(written['proxy_order'])}", flush=True)
         return
-    tasks = args.tasks or [t for t in fidelity.TASKS if t in fidelity.load_results()["tasks"]]
+    stored = fidelity.load_results()["tasks"]
+    tasks = args.tasks or [t for t in fidelity.TASKS if fidelity.cell_key(t, args.epochs) in stored]
     variant = results["variants"].setdefault(args.label, {"overrides": args.set, "tasks": {}})
     if variant["overrides"] != args.set:
         raise SystemExit(f"variant {args.label!r} was stored with --set {variant['overrides']}; use another label")
     for task in tasks:
-        if task in variant["tasks"]:
-            print(f"{task}: stored, skipped")
+        key = fidelity.cell_key(task, args.epochs)
+        if key in variant["tasks"]:
+            print(f"{key}: stored, skipped")
             continue
-        c, run_dir = run_variant(task, args.budget, args.label, args.set, args.run_root)
-        save_cell(args.label, args.set, task, c)
+        c, run_dir = run_variant(task, args.budget, args.epochs, args.label, args.set, args.run_root)
+        save_cell(args.label, args.set, key, c)
         if not args.keep_weights:
             freed = drop_proxy_weights(run_dir)
             print(f"{task}: dropped {freed / 1e9:.1f} GB of proxy weights (--keep-weights keeps them)")

@@ -55,6 +55,21 @@ def test_a_task_without_stored_truth_is_refused_clearly(
         mod.stored_cell("general_qa", 0.03125)
 
 
+def test_a_cell_of_other_epochs_is_found_by_its_own_key(
+    mod: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    stored = {"tasks": {"medical_qa": {"epochs": 1, "budgets": {"0.03125": {"pick": "one"}}},
+                        "medical_qa@3ep": {"epochs": 3, "budgets": {"0.03125": {"pick": "three"}}}}}  # fmt: skip
+    (tmp_path / "fidelity.json").write_text(json.dumps(stored))
+    monkeypatch.setattr(mod.fidelity, "RESULTS", tmp_path / "fidelity.json")
+    assert mod.stored_cell("medical_qa", 0.03125)["pick"] == "one"
+    assert mod.stored_cell("medical_qa", 0.03125, 3.0)["pick"] == "three"
+    with pytest.raises(SystemExit, match=r"no ground truth for medical_qa@2ep at budget 0\.03125.*--epochs 2 first"):
+        mod.stored_cell("medical_qa", 0.03125, 2.0)
+
+
 def test_table_marks_hits_and_orders_equal_to_the_stored_default(
     mod: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,9 +174,16 @@ def test_a_prediction_comes_before_its_ground_truth_and_is_never_overwritten(
     monkeypatch.setattr(mod, "RESULTS", tmp_path / "stored_truth.json")
     with pytest.raises(SystemExit, match="medical_qa: its ground truth is already in"):
         mod.predict_variant("medical_qa", 0.03125, 1.0, "v", [], tmp_path)
+    stored["tasks"]["medical_qa@3ep"] = {"epochs": 3, "budgets": {"0.03125": {}}}
+    (tmp_path / "fidelity.json").write_text(json.dumps(stored))
+    with pytest.raises(SystemExit, match="medical_qa@3ep: its ground truth is already in"):
+        mod.predict_variant("medical_qa", 0.03125, 3.0, "v", [], tmp_path)  # the 3-epoch cell, not the 1-epoch one
+    mod.save_prediction("v", "medical_qa@2ep", {"proxy_order": ["b", "a"]})
+    with pytest.raises(SystemExit, match=r"medical_qa@2ep \[v\]: a prediction is already written down"):
+        mod.predict_variant("medical_qa", 0.03125, 2.0, "v", [], tmp_path)
     mod.save_prediction("v", "reading_comprehension", {"proxy_order": ["a", "b"]})
     with pytest.raises(SystemExit, match=r"reading_comprehension \[v\]: a prediction is already written down"):
         mod.predict_variant("reading_comprehension", 0.03125, 1.0, "v", [], tmp_path)
     assert json.loads((tmp_path / "stored_truth.json").read_text())["predictions"] == {
-        "v": {"reading_comprehension": {"proxy_order": ["a", "b"]}}
+        "v": {"medical_qa@2ep": {"proxy_order": ["b", "a"]}, "reading_comprehension": {"proxy_order": ["a", "b"]}}
     }
