@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -159,5 +160,30 @@ def test_data_report_counts_clusters_and_explains_drops_by_score(mc_files: tuple
         "5": "ifd 0.2; kept examples span 0.5 to 0.9",
     }
     report = compress_dataset(_task(mc_files), _random(0.5), tmp_path / "out", StageContext(seed=0))
-    assert all(x["why"] == "dropped by the step (it records no per-example score)" for x in report.steps[0].samples)
-    assert len(report.steps[0].samples) == 3
+    # random names each dropped example as not drawn, and its step records the draw order
+    assert all(x["why"].startswith("not drawn (a seeded uniform sample of") for x in report.steps[0].samples)
+    assert len(report.steps[0].samples) == 3 and report.steps[0].score_name == "draw_order"
+
+
+def test_rewritten_samples_say_why_and_show_rejected_rewrites() -> None:
+    """A changed example carries its rewrite's note; unchanged ones whose rewrites were all rejected fill the sample."""
+    from damoc.data.explain import rewritten_samples
+    from damoc.report.tables import samples_table
+    from damoc.reports import StepReport
+    from damoc.tasks.example import Example
+
+    before = [Example(id=f"e{i}", question=f"question number {i} with some filler words", answer="a") for i in range(3)]
+    after = [dataclasses.replace(before[0], question="question 0"), before[1], before[2]]
+    reasons = {
+        "e0": "question rewrite of round 2 rejected: not_shorter",
+        "e1": "question rewrite of round 1 rejected: judge",
+    }
+    samples = rewritten_samples(before, after, None, seed=0, reasons=reasons)
+    assert [s["id"] for s in samples] == ["e0", "e1"]  # e2 is unchanged and has no reason: not shown
+    assert samples[0]["note"] == reasons["e0"] and samples[0]["length_ratio"] < 1
+    assert samples[1]["before"] == samples[1]["after"] and samples[1]["length_ratio"] == 1.0
+    step = StepReport(
+        method="rewrite", kind="compressor", params={}, examples_before=3, kept=3, characters_after=0, seconds=0.0
+    )
+    _, rows = samples_table(DataReport.model_construct(steps=[step.model_copy(update={"samples": samples})]))
+    assert rows[0][2].endswith(f"({reasons['e0']})") and rows[1][2].startswith("left as it was: question rewrite")

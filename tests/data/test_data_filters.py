@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from damoc.context import StageContext
-from damoc.data.base import keep_count
+from damoc.data.base import filter_record, keep_count
 from damoc.data.filters.hybrid import cluster_quotas, select_per_cluster
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.data.filters.k_center import greedy_k_center
@@ -84,19 +84,18 @@ def test_every_filter_handles_empty_and_tiny_inputs(name: str, tiny_model_dirs: 
 
 
 @pytest.mark.parametrize("name", FILTERS)
-def test_every_filter_records_a_score_per_example_if_it_records_one(
-    name: str, tiny_model_dirs: dict[str, Path]
-) -> None:
+def test_every_filter_records_a_score_per_example(name: str, tiny_model_dirs: dict[str, Path]) -> None:
     from damoc.data.base import filter_record
 
     examples = _examples(8)
     method = registry("filter").build(name, _params(name, tiny_model_dirs["llama"]))
-    method.select(examples, StageContext(seed=1, device="cpu"))
+    kept = method.select(examples, StageContext(seed=1, device="cpu"))
     record = filter_record(method)
-    if record is not None and record.score_name:
-        assert len(record.scores) == len(examples)
-    if record is not None:
-        assert all(0 <= i < len(examples) for i in record.reasons)
+    assert record is not None and record.score_name, f"{name} records no per-example score for the data report"
+    assert len(record.scores) == len(examples)
+    assert any(v is not None for v in record.scores)
+    assert all(0 <= i < len(examples) for i in record.reasons)
+    assert not set(record.reasons) & set(kept)  # a reason is given only for a dropped example
 
 
 @pytest.mark.parametrize("name", FILTERS)
@@ -262,6 +261,28 @@ def test_greedy_k_center_matches_farthest_point_by_pairwise_distances() -> None:
         nearest[chosen] = -1.0
         chosen.append(int(np.argmax(nearest)))
     assert greedy_k_center(x, 40, start=7) == chosen
+
+
+def test_greedy_k_center_records_pick_and_cover_distances_by_hand() -> None:
+    # points 0, 1, 3, 10 on a line, start at 0: 10 is picked at distance 10, then 3 at distance 3
+    # (its nearest pick is 0); 1 stays dropped, 1 from its nearest pick
+    x = np.array([[0.0], [1.0], [3.0], [10.0]])
+    distances: list[float | None] = [None] * 4
+    assert greedy_k_center(x, 3, start=0, distances=distances) == [0, 3, 2]
+    assert distances == [None, pytest.approx(1.0), pytest.approx(3.0), pytest.approx(10.0)]
+
+
+def test_random_records_the_seeded_draw_order() -> None:
+    import random
+
+    examples = [Example(id=f"e{i}", question=f"q{i}", answer="a") for i in range(10)]
+    method = registry("filter").build("random", {"keep_count": 4})
+    kept = method.select(examples, StageContext(seed=3))
+    drawn = random.Random(3).sample(range(10), 4)  # the standard library's draw, in draw order
+    record = filter_record(method)
+    assert kept == sorted(drawn) and record is not None
+    assert [record.scores[i] for i in drawn] == [0.0, 1.0, 2.0, 3.0]
+    assert set(record.reasons) == set(range(10)) - set(drawn) and record.dropped == {"not_drawn": 6}
 
 
 def test_k_center_filter_skips_near_duplicates() -> None:

@@ -120,6 +120,9 @@ def test_rules_drop_the_hand_made_bad_examples_and_count_per_rule() -> None:
         "answer_leak": 2,
         "keep_ratio": 0,
     }
+    # the score is how many rules an example fails: "Huh?" with Rome/rome fails duplicate_choices and too_short
+    assert record.score_name == "rules_failed" and record.scores[-1] == 2.0
+    assert all((record.scores[i] == 0.0) == (why is None) for i, (_, why) in enumerate(RULE_CASES))
 
 
 def test_rules_apply_only_the_chosen_checks_and_cap_at_keep_ratio() -> None:

@@ -66,13 +66,30 @@ def _why(score: float | None, score_name: str | None, kept_scores: list[float]) 
 
 
 def rewritten_samples(
-    before: list[Example], after: list[Example], prompt: PromptSpec | None, seed: int
+    before: list[Example],
+    after: list[Example],
+    prompt: PromptSpec | None,
+    seed: int,
+    reasons: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to :data:`SAMPLE_SIZE` examples whose prompt the step changed (seeded): before, after, length ratio."""
+    """Up to :data:`SAMPLE_SIZE` examples the step changed (seeded): before, after, length ratio, and why.
+
+    ``reasons`` (example id -> text; ``rewrite`` names each rejected rewrite and its round) adds a
+    ``note`` to a changed example and, when fewer than :data:`SAMPLE_SIZE` changed, fills the sample
+    with examples left as they were because every rewrite of them was rejected.
+    """
+    reasons = reasons or {}
     old = {ex.id: ex for ex in before}
-    pairs = ((ex.id, render_prompt(old[ex.id], prompt), render_prompt(ex, prompt)) for ex in after if ex.id in old)
+    pairs = [(ex.id, render_prompt(old[ex.id], prompt), render_prompt(ex, prompt)) for ex in after if ex.id in old]
     changed = [(i, pa, pb) for i, pa, pb in pairs if pa != pb]
-    return [
-        {"id": i, "before": excerpt(pa), "after": excerpt(pb), "length_ratio": round(len(pb) / len(pa), 3)}
-        for i, pa, pb in _seeded_sample(changed, seed)
-    ]
+    unchanged = [(i, pa, pb) for i, pa, pb in pairs if pa == pb and i in reasons]
+    picked = _seeded_sample(changed, seed)
+    picked += _seeded_sample(unchanged, seed)[: SAMPLE_SIZE - len(picked)]
+    out = []
+    for i, pa, pb in picked:
+        sample: dict[str, Any] = {"id": i, "before": excerpt(pa), "after": excerpt(pb)}
+        sample["length_ratio"] = round(len(pb) / len(pa), 3) if pa else 1.0
+        if i in reasons:
+            sample["note"] = reasons[i]
+        out.append(sample)
+    return out

@@ -139,7 +139,8 @@ def run_step(
         reasons = {examples[i].id: r for i, r in record.reasons.items()} if record else {}
         samples = dropped_samples(examples, out, scores, record.score_name if record else None, reasons, ctx.seed)
     else:
-        samples = rewritten_samples(examples, out, ctx.prompt, ctx.seed)
+        notes = {examples[i].id: r for i, r in record.reasons.items()} if record else {}
+        samples = rewritten_samples(examples, out, ctx.prompt, ctx.seed, notes)
     report = StepReport(
         method=spec.method,
         kind=kind,

@@ -83,8 +83,11 @@ def samples_table(data: DataReport) -> Table:
         for x in s.samples:
             if "why" in x:
                 what = f"dropped: {x['why']}. Question: {x['question']}"
+            elif x["before"] == x["after"]:
+                what = f"left as it was: {x.get('note', 'unchanged')}. Prompt: {x['before']}"
             else:
                 what = f"rewritten to {x['length_ratio']:.0%} of its length: {x['before']} -> {x['after']}"
+                what += f" ({x['note']})" if "note" in x else ""
             rows.append([f"{i}. {s.method}", x["id"], what])
     return header, rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, EmbeddingModelParams, KeepParams, PoolParams, StageContext
+from damoc.data.base import FILTERS, EmbeddingModelParams, FilterRecord, KeepParams, PoolParams, StageContext
 from damoc.data.clustering import k_means
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.registry import Method, ReferenceModelParams
@@ -28,6 +28,7 @@ class HybridFilter(Method):
         batch_size: int = Field(32, gt=0, description="sequences per forward pass (scoring model and encoder)")
 
     params: Params
+    record: FilterRecord | None = None
 
     def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Indices kept: per-cluster IFD selection with size-proportional quotas."""
@@ -36,6 +37,7 @@ class HybridFilter(Method):
 
         p = self.params
         if not examples:
+            self.record = FilterRecord("ifd")
             return []
         asked = p.kept_of(len(examples))
         pool = p.pool_of(len(examples), asked, ctx.seed)
@@ -43,6 +45,10 @@ class HybridFilter(Method):
         vectors = embed_examples(scored, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         labels = k_means(vectors, min(p.num_clusters, len(scored)), seed=ctx.seed)
         scores = compute_ifd(scored, p.reference_model, p.max_seq_len, p.batch_size, ctx)
+        per_example: list[float | None] = [None] * len(examples)
+        for i, v in zip(pool, scores.tolist(), strict=True):
+            per_example[i] = v if np.isfinite(v) else None
+        self.record = FilterRecord("ifd", per_example)
         return sorted(pool[i] for i in select_per_cluster(scores, labels, asked))
 
 

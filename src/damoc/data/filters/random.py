@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random as _random
 
-from damoc.data.base import FILTERS, KeepParams, StageContext
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext
 from damoc.registry import Method
 from damoc.tasks.example import Example
 
@@ -17,11 +17,23 @@ class RandomFilter(Method):
         """``keep_ratio`` or ``keep_count`` only."""
 
     params: Params
+    record: FilterRecord | None = None
 
     def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
-        """Seeded uniform sample of ``keep_ratio * len(examples)`` indices."""
-        k = self.params.kept_of(len(examples))
-        return sorted(_random.Random(ctx.seed).sample(range(len(examples)), k))
+        """Seeded uniform sample of ``keep_ratio * len(examples)`` indices.
+
+        Records each kept example's position in the seeded draw (``draw_order``, 0 first) and names
+        every other example as not drawn.
+        """
+        n = len(examples)
+        k = self.params.kept_of(n)
+        drawn = _random.Random(ctx.seed).sample(range(n), k)
+        order: list[float | None] = [None] * n
+        for position, i in enumerate(drawn):
+            order[i] = float(position)
+        reasons = {i: f"not drawn (a seeded uniform sample of {k} of {n})" for i in range(n) if order[i] is None}
+        self.record = FilterRecord("draw_order", order, {"not_drawn": n - k}, reasons)
+        return sorted(drawn)
 
 
 def seeded_subset(indices: list[int], k: int, seed: int) -> list[int]:

@@ -32,8 +32,9 @@ class RulesFilter(Method):
     ``answer_leak`` (the correct answer, at least ``leak_min_chars`` long, appears in the question as
     whole words, ignoring case, while no other choice does: the question gives the answer away; the
     context is not checked, since reading comprehension answers come from it). Each rule's count of
-    drops (under the first rule an example fails) is logged and recorded. ``keep_ratio`` then caps what
-    passes (a seeded uniform sample; 1.0: no cap).
+    drops (under the first rule an example fails) is logged and recorded, and each example's score
+    (``rules_failed``) is how many rules it fails. ``keep_ratio`` then caps what passes (a seeded
+    uniform sample; 1.0: no cap).
     """
 
     class Params(KeepParams):
@@ -55,13 +56,19 @@ class RulesFilter(Method):
         kept = seeded_subset(passed, self.params.kept_of(len(examples)), ctx.seed)
         reasons |= {i: "keep_ratio" for i in sorted(set(passed) - set(kept))}
         dropped = {rule: 0 for rule in (*self.params.checks, "keep_ratio")} | Counter(reasons.values())
-        self.record = FilterRecord("", [], dict(dropped), reasons)
+        failures = [float(len(failed_rules(ex, self.params))) for ex in examples]
+        self.record = FilterRecord("rules_failed", list(failures), dict(dropped), reasons)
         log.info("rules: kept %d of %d; dropped %s", len(kept), len(examples), dropped)
         return kept
 
 
 def failed_rule(ex: Example, p: RulesFilter.Params) -> Rule | None:
     """The first rule of ``p.checks`` (in :data:`RULES` order) that ``ex`` fails, or None."""
+    return next(iter(failed_rules(ex, p)), None)
+
+
+def failed_rules(ex: Example, p: RulesFilter.Params) -> list[Rule]:
+    """Every rule of ``p.checks`` that ``ex`` fails, in :data:`RULES` order (its count is the record's score)."""
     prompt_chars = len(ex.question) + len(ex.context or "")
     failed: dict[Rule, bool] = {
         "malformed_choices": malformed(ex),
@@ -70,7 +77,7 @@ def failed_rule(ex: Example, p: RulesFilter.Params) -> Rule | None:
         "too_long": prompt_chars > p.max_prompt_chars,
         "answer_leak": not malformed(ex) and leaks_answer(ex, p.leak_min_chars),
     }
-    return next((rule for rule in RULES if rule in p.checks and failed[rule]), None)
+    return [rule for rule in RULES if rule in p.checks and failed[rule]]
 
 
 def malformed(ex: Example) -> bool:
