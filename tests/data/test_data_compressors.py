@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,48 +29,14 @@ from damoc.data.compressors.self_information import (
 from damoc.errors import ConfigError
 from damoc.registry import registry
 from damoc.tasks.load import Example, read_examples
-from damoc.testing import ChatServer
 
 COMPRESSORS = registry("compressor").names()
 LONG = "In the small town by the river, the old baker counted the loaves twice, what is five plus four?"
 
 
-@pytest.fixture(scope="module")
-def chat_server() -> Iterator[ChatServer]:
-    """A real OpenAI-compatible endpoint on 127.0.0.1 whose replies drop filler words (for ``rewrite``)."""
-    with ChatServer() as server:
-        yield server
-
-
-def _params(name: str, tiny_model: Path, chat_url: str) -> dict[str, Any]:
-    if name == "rewrite":
-        return {"backend": "openai", "base_url": chat_url, "model": "test", "min_words": 2, "backoff_s": 0.0}
-    if name == "llmlingua2":
-        return llmlingua2_params()
-    fields = registry("compressor").get(name).Params.model_fields
-    return {"reference_model": str(tiny_model), "batch_size": 4} if "reference_model" in fields else {}
-
-
-def llmlingua2_params() -> dict[str, Any]:
-    """Params for the llmlingua2 step; skips the test unless llmlingua and a local LLMLingua-2 model are there.
-
-    llmlingua is not a damoc dependency, and its models come from the hub: set DAMOC_LLMLINGUA2_MODEL to a
-    local copy (a folder named like the hub model, e.g. llmlingua-2-bert-base-multilingual-cased-meetingbank).
-    """
-    import importlib.util
-    import os
-
-    if importlib.util.find_spec("llmlingua") is None:
-        pytest.skip("llmlingua is not installed (pip install llmlingua)")
-    model = os.environ.get("DAMOC_LLMLINGUA2_MODEL")
-    if not model:
-        pytest.skip("DAMOC_LLMLINGUA2_MODEL does not name a local LLMLingua-2 model")
-    return {"model": model, "rate": 0.6, "min_words": 2}
-
-
 @pytest.mark.parametrize("name", COMPRESSORS)
 def test_every_compressor_keeps_answers_and_shortens(
-    name: str, tiny_model_dirs: dict[str, Path], chat_server: ChatServer, tmp_path: Path
+    name: str, compressor_params: Callable[[str], dict[str, Any]], tmp_path: Path
 ) -> None:
     examples = [
         Example(id="a", question=LONG, answer=1, choices=("eight", "nine")),
@@ -80,7 +46,7 @@ def test_every_compressor_keeps_answers_and_shortens(
     cls = registry("compressor").get(name)
     assert all(f.description for f in cls.Params.model_fields.values())
     assert "arXiv" in (cls.__doc__ or "").splitlines()[0]
-    method = registry("compressor").build(name, _params(name, tiny_model_dirs["llama"], chat_server.url))
+    method = registry("compressor").build(name, compressor_params(name))
     ctx = StageContext(device="cpu", cache_dir=tmp_path)  # rewrite caches its replies there
     out = method.compress(examples, ctx)
     assert [(e.id, e.answer, e.choices) for e in out] == [(e.id, e.answer, e.choices) for e in examples]
