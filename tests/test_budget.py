@@ -49,6 +49,14 @@ def test_budget_replaces_a_keep_count_with_its_keep_ratio(tmp_path: Path) -> Non
     assert apply_budget(cfg).data.steps[0].params == {"keep_ratio": pytest.approx(0.4)}
 
 
+def test_budget_sizes_a_filter_after_a_dedup_step_by_count(tmp_path: Path) -> None:
+    steps = [{"method": "rules", "params": {}}, {"method": "deita", "params": {"keep_ratio": 0.3, "pool": 4}}]
+    out = apply_budget(parse_config(raw(tmp_path, budget=0.1, data={"steps": steps})))
+    # 20 steps of 8: 160 examples, however many the rules step drops first (a ratio would shrink with it)
+    assert out.data.steps[0].params == {} and out.data.steps[1].params == {"pool": 4, "keep_count": 160}
+    assert apply_budget(out) == out
+
+
 def test_budget_with_a_layer_count_plans_as_if_none_were_removed(tmp_path: Path) -> None:
     cfg = parse_config(raw(tmp_path, budget=0.1, model={"remove_layers": 3}))
     # r = 0: S = round(0.1 * 2 * 400 / 8) = 10 steps (a proxy with layers removed then costs less than b)

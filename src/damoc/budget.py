@@ -9,7 +9,10 @@ examples of about the same length on both sides:
     proxy         C_p  = S * B * A * T * L * (1 - r)      (S optimizer steps)
 
 so ``b = C_p / C_gt`` gives ``S = round(b * E * N / (B * A * (1 - r)))``, and the proxy makes one pass
-over its data: the first filter keeps ``S * B * A / N`` of the training set (at most all of it).
+over its data: the first sizing filter keeps ``S * B * A / N`` of the training set (at most all of it),
+as ``keep_ratio`` when it is the first step, else as ``keep_count = S * B * A``, so that a dedup or
+rules step before it (which drops a share of the set first) does not shrink the proxy's data below
+the budget.
 ``model.remove_ratio`` stays as configured; with ``model.remove_layers`` (a count, so ``r`` differs by
 candidate) the steps are planned with ``r = 0``, which keeps every proxy within ``b``. Token
 compression only makes the proxy cheaper than ``b``; the run's reports record the tokens actually
@@ -55,8 +58,10 @@ def apply_budget(cfg: RunConfig, num_examples: int | None = None) -> RunConfig:
     if at is None:
         data_steps.insert(0, MethodSpec(method="random", params={"keep_ratio": keep}))
     else:
-        params = {k: v for k, v in data_steps[at].params.items() if k != "keep_count"}  # the budget sets the size
-        data_steps[at] = MethodSpec(method=data_steps[at].method, params={**params, "keep_ratio": keep})
+        params = {k: v for k, v in data_steps[at].params.items() if k not in ("keep_count", "keep_ratio")}
+        # the budget sets the size: a ratio of the whole set when the step sees it whole, else a count
+        size = {"keep_ratio": keep} if at == 0 else {"keep_count": min(num_examples, steps * batch)}
+        data_steps[at] = MethodSpec(method=data_steps[at].method, params={**params, **size})
     log.info(
         "budget %.4g of the ground truth: %d steps on %.1f%% of %d examples",
         cfg.budget,
