@@ -230,7 +230,8 @@ class ChatServer:
     ``reply(message)`` gives the reply text, or ``(text, finish_reason)``; by default the message's
     last block without filler words. The first ``fail_first`` requests get HTTP 500 and every request
     after ``refuse_after`` successful replies HTTP 400. ``requests`` keeps each request's JSON body
-    and Authorization header. Use it as a context manager: it serves from a thread until exit.
+    and Authorization header; ``max_in_flight`` is the most replies it was computing at once (a
+    client's concurrency). Use it as a context manager: it serves from a thread until exit.
     """
 
     def __init__(self, reply: Any = None, fail_first: int = 0, refuse_after: int | None = None) -> None:
@@ -241,6 +242,7 @@ class ChatServer:
         self.fail_first, self.refuse_after = fail_first, refuse_after
         self.requests: list[dict[str, Any]] = []
         self.served = 0
+        self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _chat_handler(self))
         # a client that timed out has closed its socket: the late reply's broken pipe is expected, not news
@@ -270,7 +272,13 @@ class ChatServer:
             if self.refuse_after is not None and self.served >= self.refuse_after:
                 return 400, {"error": {"message": "test server: refusing on purpose", "type": "invalid_request_error"}}
             self.served += 1
-        out = self.reply(body["messages"][-1]["content"])
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            out = self.reply(body["messages"][-1]["content"])
+        finally:
+            with self.lock:
+                self.in_flight -= 1
         text, finish = out if isinstance(out, tuple) else (out, "stop")
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
         usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}

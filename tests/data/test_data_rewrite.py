@@ -184,6 +184,25 @@ def test_a_slow_endpoint_times_out_and_is_retried(tmp_path: Path) -> None:
         assert len(server.requests) == 2
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_caps_the_requests_in_flight(concurrency: int, tmp_path: Path) -> None:
+    def slow(message: str) -> str:  # long enough that a client with more workers would overlap
+        time.sleep(0.15)
+        return drop_filler(last_block(message))
+
+    examples = [
+        Example(
+            id=f"q{i}",
+            question=f"In the small town number {i} by the river, what is the sum of {i} and four?",
+            answer="x",
+        )
+        for i in range(8)
+    ]
+    with ChatServer(reply=slow) as server:
+        rewrite(endpoint_params(server, max_rounds=1, concurrency=concurrency), examples, tmp_path)
+    assert len(server.requests) == 8 and server.max_in_flight == concurrency
+
+
 def test_api_key_is_sent_but_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DAMOC_TEST_CHAT_KEY", SECRET)
     mc = [EXAMPLES[0], dataclasses.replace(EXAMPLES[3], context="The hall was paid for.")]  # 4 + 5 words: kept as is
