@@ -73,6 +73,9 @@ def test_remove_two_layers_reloads_and_generates(
     assert (report.layers_before, report.layers_after, len(report.removed)) == (6, 4, 2)
     assert report.params_after < report.params_before and report.calibration_tokens > 0
     assert read_report(tmp_path / "p") == report and calls and calls[-1][1] == calls[-1][2]
+    # an ordinary checkpoint: safetensors weights, the config, the tokenizer and layers.json
+    names = {p.name for p in (tmp_path / "p").iterdir()}
+    assert {"config.json", "layers.json", "tokenizer.json"} <= names and any(n.endswith(".safetensors") for n in names)
     before = AutoConfig.from_pretrained(tiny_model_dirs[arch])
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "p").eval()
     assert model.config.num_hidden_layers == 4
