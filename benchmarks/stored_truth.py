@@ -130,8 +130,8 @@ def variant_config(
     task: str, budget: float, epochs: float, label: str, extra: list[str], run_root: Path, cell_overrides: list[str]
 ) -> Any:
     """The config of one (task, variant): the fidelity cell's overrides, no baselines, then the variant's."""
-    base = fidelity.overrides(task, budget, epochs, run_root / label, "")
-    return load_config(ROOT / "configs" / f"{task}.yaml", [*base, "selection.baselines=[]", *cell_overrides, *extra])
+    base = fidelity.overrides(task, budget, epochs, run_root / label, "", baselines="[]")  # no ats params either
+    return load_config(ROOT / "configs" / f"{task}.yaml", [*base, *cell_overrides, *extra])
 
 
 def run_proxy(cfg: Any) -> tuple[dict[str, Any], float, dict[str, Any], Path]:

@@ -187,3 +187,16 @@ def test_a_prediction_comes_before_its_ground_truth_and_is_never_overwritten(
     assert json.loads((tmp_path / "stored_truth.json").read_text())["predictions"] == {
         "v": {"medical_qa@2ep": {"proxy_order": ["b", "a"]}, "reading_comprehension": {"proxy_order": ["a", "b"]}}
     }
+
+
+def test_variant_config_runs_no_baselines_and_loads_with_the_task_configs_ats_params(
+    mod: ModuleType, tmp_path: Path
+) -> None:
+    # the task configs carry selection.baseline_params for ats; a variant without baselines must still load
+    steps = "data.steps=[{method: rules}, {method: deita, params: {reference_model: smollm2-135m, pool: 4}}]"
+    cfg = mod.variant_config("medical_except", 0.03125, 1.0, "v", [steps], tmp_path, [])
+    assert cfg.selection.baselines == [] and cfg.selection.baseline_params == {}
+    assert [s.method for s in cfg.data.steps] == [
+        "rules",
+        "deita",
+    ] and cfg.run_dir == tmp_path / "v" / "medical_except" / "e1-b0.03125"
