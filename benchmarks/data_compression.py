@@ -53,6 +53,21 @@ FILTER_PARAMS: dict[str, dict[str, Any]] = {
 }
 COMPRESSOR_PARAMS: dict[str, dict[str, Any]] = {"self_information": {}, "llmlingua2": {}, "rewrite": {}}
 POOLED = 10_000
+STORED_TRUTH = ROOT / "benchmarks" / "results" / "stored_truth.json"
+PICK_VARIANTS: dict[str, tuple[str, ...]] = {
+    "random": ("filter-random",),
+    "ifd": ("ifd-full", "previous-default"),
+    "perplexity": ("filter-perplexity",),
+    "k_center": ("filter-k_center",),
+    "hybrid": ("filter-hybrid-pool4",),
+    "cluster_balanced": ("filter-cluster_balanced",),
+    "deita": ("filter-deita", "filter-deita-pool4", "deita-pool4-fallback"),
+    "rules": ("rules+deita-pool4",),
+    "self_information": ("deita-pool4+self_information",),
+    "rewrite": ("deita-pool4+rewrite",),
+}
+"""Each method's proxy variants in ``stored_truth.json`` (``benchmarks/stored_truth.py``): the same budget
+judged against the stored one-epoch ground truths, the table's "effect on the pick" column."""
 
 
 def load_train(task: str) -> tuple[list[Example], PromptSpec]:
@@ -186,22 +201,43 @@ def save(results: dict[str, Any]) -> None:
     tmp.replace(RESULTS)
 
 
-def markdown_table(results: dict[str, Any]) -> str:
+def markdown_table(results: dict[str, Any], variants: dict[str, Any] | None = None) -> str:
+    """The README table; ``variants`` (``stored_truth.json``'s, default: read from the file) fills the
+    effect-on-the-pick column of each method's first row."""
+    if variants is None:
+        variants = json.loads(STORED_TRUTH.read_text(encoding="utf-8"))["variants"] if STORED_TRUTH.is_file() else {}
     lines = [
-        "| data | method | kind | examples in -> kept | tokens before -> after | token compression | seconds | examples/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| data | method | kind | examples in -> kept | tokens before -> after | token compression | seconds "
+        "| examples/s | effect on the pick (stored truths, budget 1/32) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    shown: set[str] = set()
     for task, methods in results["tasks"].items():
         for method, r in methods.items():
+            pick = "" if method in shown else pick_effect(method, variants)
+            shown.add(method)
             if "skipped" in r:
-                lines.append(f"| {task} | {method} | - | skipped: {r['skipped'][:80]} | | | | |")
+                lines.append(f"| {task} | {method} | - | skipped: {r['skipped'][:80]} | | | | | {pick} |")
                 continue
             lines.append(
                 f"| {task} | {method} | {r['kind']} | {r['examples_in']:,} -> {r['kept']:,} | "
                 f"{r['tokens'][0]:,} -> {r['tokens'][1]:,} | {r['token_compression']:.2f}x | {r['seconds']:.1f} "
-                f"| {r['examples_per_second']:.1f} |"
+                f"| {r['examples_per_second']:.1f} | {pick} |"
             )
     return "\n".join(lines)
+
+
+def pick_effect(method: str, variants: dict[str, Any]) -> str:
+    """``variant: hits of tasks tie-aware (strict)`` for each stored variant of ``method`` (one-epoch cells);
+    ``not measured`` when it has none."""
+    out = []
+    for label in PICK_VARIANTS.get(method, ()):
+        cells = [c for t, c in variants.get(label, {}).get("tasks", {}).items() if "@" not in t]
+        if cells:
+            tie = sum(bool(c["top1_tie_aware"]) for c in cells)
+            strict = sum(bool(c["top1_strict"]) for c in cells)
+            out.append(f"{label}: {tie} of {len(cells)} ({strict} strict)")
+    return "; ".join(out) or "not measured"
 
 
 if __name__ == "__main__":
