@@ -53,7 +53,6 @@ FILTER_PARAMS: dict[str, dict[str, Any]] = {
 }
 COMPRESSOR_PARAMS: dict[str, dict[str, Any]] = {"self_information": {}, "llmlingua2": {}, "rewrite": {}}
 POOLED = 10_000
-STORED_TRUTH = ROOT / "benchmarks" / "results" / "stored_truth.json"
 PICK_VARIANTS: dict[str, tuple[str, ...]] = {
     "random": ("filter-random",),
     "ifd": ("ifd-full", "previous-default"),
@@ -205,7 +204,12 @@ def markdown_table(results: dict[str, Any], variants: dict[str, Any] | None = No
     """The README table; ``variants`` (``stored_truth.json``'s, default: read from the file) fills the
     effect-on-the-pick column of each method's first row."""
     if variants is None:
-        variants = json.loads(STORED_TRUTH.read_text(encoding="utf-8"))["variants"] if STORED_TRUTH.is_file() else {}
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import stored_truth  # its results file and reader
+
+        variants = stored_truth.load()["variants"]
     lines = [
         "| data | method | kind | examples in -> kept | tokens before -> after | token compression | seconds "
         "| examples/s | effect on the pick (stored truths, budget 1/32) |",

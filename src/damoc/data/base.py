@@ -9,6 +9,7 @@ example leaves it in a :class:`FilterRecord` (read with :func:`filter_record`) f
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -142,6 +143,16 @@ def scored_pool(n: int, k: int, pool: float | None, seed: int) -> list[int]:
     if pool is None or math.ceil(pool * k) >= n:
         return list(range(n))
     return sorted(random.Random(seed).sample(range(n), math.ceil(pool * k)))
+
+
+def pooled_scores(n: int, pool: list[int], scores: Sequence[float]) -> list[float | None]:
+    """One score per example of ``n`` for a record: ``scores[j]`` at ``pool[j]``, None elsewhere and where not finite."""
+    import math
+
+    out: list[float | None] = [None] * n
+    for i, v in zip(pool, scores, strict=True):
+        out[i] = float(v) if math.isfinite(v) else None
+    return out
 
 
 def example_text(ex: Example) -> str:

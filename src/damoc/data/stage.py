@@ -135,12 +135,11 @@ def run_step(
     params = method.params.model_dump(mode="json")
     record = filter_record(method)  # a compressor may leave one too (rewrite: length ratios, rejections)
     scores = {ex.id: v for ex, v in zip(examples, record.scores, strict=True)} if record and record.scores else {}
+    reasons = {examples[i].id: r for i, r in record.reasons.items()} if record else {}
     if kind == "filter":
-        reasons = {examples[i].id: r for i, r in record.reasons.items()} if record else {}
         samples = dropped_samples(examples, out, scores, record.score_name if record else None, reasons, ctx.seed)
     else:
-        notes = {examples[i].id: r for i, r in record.reasons.items()} if record else {}
-        samples = rewritten_samples(examples, out, ctx.prompt, ctx.seed, notes)
+        samples = rewritten_samples(examples, out, ctx.prompt, ctx.seed, reasons)
     report = StepReport(
         method=spec.method,
         kind=kind,

@@ -7,7 +7,15 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, EmbeddingModelParams, FilterRecord, KeepParams, PoolParams, StageContext
+from damoc.data.base import (
+    FILTERS,
+    EmbeddingModelParams,
+    FilterRecord,
+    KeepParams,
+    PoolParams,
+    StageContext,
+    pooled_scores,
+)
 from damoc.data.filters.embedding_dedup import admit_diverse
 from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
@@ -53,9 +61,7 @@ class DeitaFilter(Method):
         pool_scores = compute_ifd(scored, p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         vectors = embed_examples(scored, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         kept = sorted(pool[i] for i in select_deita(pool_scores, vectors, asked, p.threshold))
-        scores = np.full(len(examples), np.nan)
-        scores[pool] = pool_scores
-        self.record = FilterRecord("ifd", [float(s) if np.isfinite(s) else None for s in scores])
+        self.record = FilterRecord("ifd", pooled_scores(len(examples), pool, pool_scores.tolist()))
         log.info("deita: kept %d of %d (asked %d; scored %d)", len(kept), len(examples), asked, len(pool))
         return kept
 

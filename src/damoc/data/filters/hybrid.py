@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, EmbeddingModelParams, FilterRecord, KeepParams, PoolParams, StageContext
+from damoc.data.base import (
+    FILTERS,
+    EmbeddingModelParams,
+    FilterRecord,
+    KeepParams,
+    PoolParams,
+    StageContext,
+    pooled_scores,
+)
 from damoc.data.clustering import k_means
 from damoc.data.filters.ifd import select_by_ifd
 from damoc.registry import Method, ReferenceModelParams
@@ -45,10 +53,7 @@ class HybridFilter(Method):
         vectors = embed_examples(scored, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         labels = k_means(vectors, min(p.num_clusters, len(scored)), seed=ctx.seed)
         scores = compute_ifd(scored, p.reference_model, p.max_seq_len, p.batch_size, ctx)
-        per_example: list[float | None] = [None] * len(examples)
-        for i, v in zip(pool, scores.tolist(), strict=True):
-            per_example[i] = v if np.isfinite(v) else None
-        self.record = FilterRecord("ifd", per_example)
+        self.record = FilterRecord("ifd", pooled_scores(len(examples), pool, scores.tolist()))
         return sorted(pool[i] for i in select_per_cluster(scores, labels, asked))
 
 

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, KeepParams, PoolParams, StageContext
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, PoolParams, StageContext, pooled_scores
 from damoc.data.likelihood import IfdScore
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
@@ -59,10 +59,9 @@ class IfdFilter(Method):
         pool = p.pool_of(len(examples), k, ctx.seed)
         scores = compute_ifd([examples[i] for i in pool], p.reference_model, p.max_seq_len, p.batch_size, ctx, p.score)
         keep = sorted(pool[i] for i in select_by_ifd(scores, k))
-        per_example: list[float | None] = [None] * len(examples)
-        for i, v in zip(pool, scores.tolist(), strict=True):
-            per_example[i] = v if np.isfinite(v) else None
-        self.record = FilterRecord(score_name=f"ifd_{p.score}", scores=per_example)
+        self.record = FilterRecord(
+            score_name=f"ifd_{p.score}", scores=pooled_scores(len(examples), pool, scores.tolist())
+        )
         log.info(
             "ifd (%s): %d of %d scored examples (of %d) have IFD < 1; kept %d (asked %d)",
             p.score,

@@ -49,22 +49,15 @@ class RulesFilter(Method):
 
     def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Indices of the examples that pass every rule in ``checks``, capped at ``keep_ratio``."""
-        reasons: dict[int, str] = {
-            i: r for i, ex in enumerate(examples) if (r := failed_rule(ex, self.params)) is not None
-        }
+        failures = [failed_rules(ex, self.params) for ex in examples]
+        reasons: dict[int, str] = {i: f[0] for i, f in enumerate(failures) if f}
         passed = [i for i in range(len(examples)) if i not in reasons]
         kept = seeded_subset(passed, self.params.kept_of(len(examples)), ctx.seed)
         reasons |= {i: "keep_ratio" for i in sorted(set(passed) - set(kept))}
         dropped = {rule: 0 for rule in (*self.params.checks, "keep_ratio")} | Counter(reasons.values())
-        failures = [float(len(failed_rules(ex, self.params))) for ex in examples]
-        self.record = FilterRecord("rules_failed", list(failures), dict(dropped), reasons)
+        self.record = FilterRecord("rules_failed", [float(len(f)) for f in failures], dict(dropped), reasons)
         log.info("rules: kept %d of %d; dropped %s", len(kept), len(examples), dropped)
         return kept
-
-
-def failed_rule(ex: Example, p: RulesFilter.Params) -> Rule | None:
-    """The first rule of ``p.checks`` (in :data:`RULES` order) that ``ex`` fails, or None."""
-    return next(iter(failed_rules(ex, p)), None)
 
 
 def failed_rules(ex: Example, p: RulesFilter.Params) -> list[Rule]:
