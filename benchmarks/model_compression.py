@@ -188,19 +188,27 @@ def evaluate_dev(model: Any, tok: Any, data: TaskData, dev_loss_batches: list[di
 # ---------------------------------------------------------------- grid
 
 
-def grid(full: bool, variants: Sequence[str] = ()) -> dict[str, list[str]]:
+def grid(full: bool, variants: Sequence[str] = (), scorers: Sequence[str] | None = None) -> dict[str, list[str]]:
     """scorer -> mergers measured with its removal set: every scorer x none, block_influence x every merger.
 
     ``variants`` (``--scorer-variants``, e.g. ``perplexity_drop(one_shot=true)``) add scorers with
-    params, each with plain removal.
+    params, each with plain removal. ``scorers`` (``--scorers``) limits the registered scorers measured
+    (default: all of them), e.g. to leave out the greedy ``perplexity_drop`` whose k x L passes cost more
+    than the rest of a model's grid.
     """
     from damoc.model.base import MERGERS, SCORERS
 
+    names = SCORERS.names()
+    unknown = sorted(set(scorers or ()) - set(names))
+    if unknown:
+        raise SystemExit(f"--scorers {', '.join(unknown)}: not a registered scorer (registered: {', '.join(names)})")
+    names = [s for s in names if scorers is None or s in scorers]
     if full:
-        out = {s: MERGERS.names() for s in SCORERS.names()}
+        out = {s: MERGERS.names() for s in names}
     else:
-        out = {s: ["none"] for s in SCORERS.names()}
-        out[DEFAULT_SCORER] = ["none", *[m for m in MERGERS.names() if m != "none"]]
+        out = {s: ["none"] for s in names}
+        if DEFAULT_SCORER in out:
+            out[DEFAULT_SCORER] = ["none", *[m for m in MERGERS.names() if m != "none"]]
     return {**out, **{v: ["none"] for v in variants}}
 
 
@@ -331,7 +339,7 @@ def run_model_task(alias: str, task: str, args: argparse.Namespace, results: dic
     settings = {**data.split, "dev_clusters_min": args.dev_clusters, "full_grid": args.full_grid, "device": args.device}
     entry = run_entry(results, f"{alias}/{task}", settings)
     todo = [
-        (r, s, m) for r in args.ratios for s, ms in grid(args.full_grid, args.scorer_variants).items() for m in ms
+        (r, s, m) for r in args.ratios for s, ms in grid(args.full_grid, args.scorer_variants, args.scorers).items() for m in ms
         if f"{r:g}/{s}/{m}" not in entry["cells"]
     ]  # fmt: skip
     if "full" in entry and not todo:
@@ -690,6 +698,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--scorer-variants", nargs="*", default=[], metavar="NAME(KEY=VALUE,...)",
         help="scorers with params, each with plain removal, e.g. 'perplexity_drop(one_shot=true)'",
+    )  # fmt: skip
+    p.add_argument(
+        "--scorers", nargs="+", default=None, metavar="NAME",
+        help="registered scorers to measure (default: all), e.g. all but the greedy perplexity_drop",
     )  # fmt: skip
     p.add_argument("--device", default="auto")
     p.add_argument("--forward-bar", action="store_true", help="only time the scorers against a plain forward pass")

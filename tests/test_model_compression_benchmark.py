@@ -35,6 +35,15 @@ def test_variants_join_the_grid_with_plain_removal(mod: ModuleType) -> None:
     assert set(SCORERS.names()) < set(g) and len(g[mod.DEFAULT_SCORER]) > 1
 
 
+def test_scorers_limit_the_grid_and_unknown_names_are_refused(mod: ModuleType) -> None:
+    g = mod.grid(False, ["perplexity_drop(one_shot=true)"], ["block_influence", "angular"])
+    assert set(g) == {"block_influence", "angular", "perplexity_drop(one_shot=true)"}
+    assert g["angular"] == ["none"] and len(g["block_influence"]) == len(mod.grid(False)["block_influence"])
+    assert set(mod.grid(False, scorers=["angular"])) == {"angular"}  # no default scorer: no merger cells
+    with pytest.raises(SystemExit, match="nope: not a registered scorer"):
+        mod.grid(False, scorers=["angular", "nope"])
+
+
 def _entry(acc: float, loss: float, cells: dict[str, tuple[float, float]]) -> dict:
     return {
         "full": {"acc": acc, "answer_loss": loss},
