@@ -600,6 +600,49 @@ def order_table(results: dict[str, Any]) -> list[str]:
     return lines if len(lines) > 2 else []  # no rows: no table
 
 
+def summary_table(results: dict[str, Any]) -> list[str]:
+    """Every setting on every task at once: the models' mean dev answer-loss rise and whether their order holds.
+
+    A cell is ``+rise (tau)``: the mean over the models of (compressed - uncompressed) dev answer loss,
+    and Kendall's tau-b between the compressed and the uncompressed models' losses (1: order kept). Only
+    (task, setting) pairs measured on every model of the task count; the last columns average the rise
+    over those tasks and count the tasks whose loss order is kept exactly.
+    """
+    from damoc.selection.agreement import kendall_tau as tau
+
+    by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, entry in results["runs"].items():
+        if "full" in entry:
+            model, task = key.split("/")
+            by_task.setdefault(task, {})[model] = entry
+    by_task = {t: e for t, e in by_task.items() if len(e) > 1}
+    if not by_task:
+        return []
+    cells: dict[str, dict[str, tuple[float, float]]] = {}
+    for task, entries in by_task.items():
+        common = set.intersection(*(set(e["cells"]) for e in entries.values()))
+        for ckey in common:
+            rises = [e["cells"][ckey]["answer_loss"] - e["full"]["answer_loss"] for e in entries.values()]
+            t = tau([e["cells"][ckey]["answer_loss"] for e in entries.values()],
+                    [e["full"]["answer_loss"] for e in entries.values()])  # fmt: skip
+            cells.setdefault(ckey, {})[task] = (sum(rises) / len(rises), t)
+    tasks = list(by_task)
+    lines = [
+        "| ratio | scorer / merger | " + " | ".join(tasks) + " | mean rise | loss order kept |",
+        "|---|---|" + "---|" * len(tasks) + "---|---|",
+    ]
+    for ckey in sorted(cells, key=_cell_order):
+        ratio, scorer, merger = ckey.split("/")
+        row = cells[ckey]
+        shown = [f"{row[t][0]:+.2f} ({row[t][1]:+.2f})" if t in row else "-" for t in tasks]
+        mean = sum(r for r, _ in row.values()) / len(row)
+        kept = sum(t >= 1.0 - 1e-9 for _, t in row.values())
+        lines.append(
+            f"| {ratio} | {scorer} / {merger} | " + " | ".join(shown) + f" | {mean:+.2f} | {kept} of {len(row)} |"
+        )
+    return lines
+
+
 def _order_row(task: str, ratio: str, setting: str, cells: dict[str, Any], full: dict[str, Any]) -> str:
     from damoc.selection.agreement import kendall_tau as tau
 
@@ -667,6 +710,7 @@ def print_tables(results: dict[str, Any]) -> None:
         if "full" in entry
     }
     for block in (
+        summary_table(results),
         grid_table(results, groups),
         split_notes(results),
         merging_table(results),

@@ -68,6 +68,23 @@ def test_order_table_ranks_models_and_compares_with_the_uncompressed_order(mod: 
     assert len(rows) == 4  # x was measured on one model only
 
 
+def test_summary_table_averages_loss_rises_and_counts_kept_orders_per_task(mod: ModuleType) -> None:
+    results = {
+        "runs": {
+            "a-1/t": _entry(0.5, 2.0, {"0.25/s/none": (0.3, 4.0), "0.25/x/none": (0.1, 1.0)}),
+            "b-1/t": _entry(0.4, 3.0, {"0.25/s/none": (0.3, 5.0)}),
+            "c-1/t": _entry(0.3, 4.0, {"0.25/s/none": (0.2, 3.0)}),
+            "a-1/u": _entry(0.5, 1.0, {"0.25/s/none": (0.3, 1.5)}),
+            "b-1/u": _entry(0.4, 2.0, {"0.25/s/none": (0.3, 3.0)}),
+        }
+    }
+    rows = mod.summary_table(results)
+    assert rows[0] == "| ratio | scorer / merger | t | u | mean rise | loss order kept |"
+    # t: rises +2, +2, -1 -> +1.00, order c < a < b against a < b < c -> tau -1/3; u: rises +0.5, +1 -> +0.75,
+    # order kept -> tau 1; mean over the two tasks (1.00 + 0.75) / 2; x is on one model of t only: no row
+    assert rows[2:] == ["| 0.25 | s / none | +1.00 (-0.33) | +0.75 (+1.00) | +0.88 | 1 of 2 |"]
+
+
 def test_acc_change_interval_resamples_whole_clusters(mod: ModuleType) -> None:
     # four clusters of two examples; the compressed model gains one hit in cluster a only
     full = "00100111"
