@@ -65,18 +65,20 @@ def main() -> None:
     import torch
 
     from damoc.artifacts import package_versions
+    from damoc.atomic import write_json_atomic
 
     data = mc.task_data(args.task, 96, 8, None)
-    out: dict[str, Any] = {
-        "task": args.task,
-        "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
-        "versions": package_versions(),
-        "runs": {},
-    }
+    out: dict[str, Any] = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    if out and out["task"] != args.task:
+        raise SystemExit(f"{RESULTS} holds {out['task']}; measure {args.task} into a copy elsewhere")
+    out = {"task": args.task, "runs": {}, **out}  # models measured before are kept, a model measured again replaced
     for alias in args.models:
-        out["runs"][alias] = measure(alias, data)
-        print(alias, json.dumps(out["runs"][alias]), flush=True)
-        RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        run = measure(alias, data)
+        run["machine"] = {"platform": platform.platform(), "torch_threads": torch.get_num_threads()}
+        run["versions"] = package_versions()
+        out["runs"][alias] = run
+        print(alias, json.dumps(run), flush=True)
+        write_json_atomic(RESULTS, out)
 
 
 if __name__ == "__main__":
