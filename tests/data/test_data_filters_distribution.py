@@ -21,6 +21,30 @@ def _qa(texts: list[str]) -> list[Example]:
     return [Example(id=f"e{i}", question=t, answer="a") for i, t in enumerate(texts)]
 
 
+STEM = "Each of the following bones is found in the wrist EXCEPT:"
+PASSAGE = (
+    "The harbour town grew around a fish market that opened in 1820. Its lighthouse, built in 1855 from "
+    "local granite, guided whalers home for a century, and the old customs house now holds a museum of "
+    "maps, ropes and ship models donated by the families who fished the northern banks."
+)
+
+
+def _mc(question: str, choices: list[str], context: str | None = None, i: int = 0) -> Example:
+    return Example(id=f"m{i}", question=question, answer=0, choices=choices, context=context)
+
+
+def _items() -> list[Example]:
+    """Hand-made items: which are the same item and which only share most of their text."""
+    return [
+        _mc(STEM, ["hamate", "lunate", "pisiform", "atlas"], i=0),
+        _mc(STEM, ["scaphoid", "trapezium", "capitate", "femur"], i=1),  # same stem, other options: distinct
+        _mc(STEM, ["pisiform", "atlas", "hamate", "lunate"], i=2),  # the options of 0 reordered: a duplicate
+        _mc("When was the lighthouse built?", ["1820", "1855", "1905", "1950"], PASSAGE, i=3),
+        _mc("What does the customs house hold now?", ["a museum", "a market", "a school", "a bank"], PASSAGE, i=4),
+        _mc("When was the lighthouse built?", ["1855", "1950", "1820", "1905"], PASSAGE, i=5),  # 3 again
+    ]
+
+
 # ---------------------------------------------------------------- minhash_dedup
 
 
@@ -62,6 +86,18 @@ def test_minhash_estimate_tracks_the_true_jaccard() -> None:
         assert abs(scores[1] - len(a & b) / len(a | b)) < 0.1
 
 
+def test_minhash_dedup_compares_items_part_by_part() -> None:
+    # one stem over other options, or another question about the same passage, is another item
+    method = registry("filter").build("minhash_dedup", {})
+    assert method.select(_items(), StageContext(seed=0)) == [0, 1, 3, 4]
+    record = filter_record(method)
+    assert record is not None and record.reasons == {2: "duplicate", 5: "duplicate"}
+    assert record.scores[2] == record.scores[5] == 1.0  # every part repeats exactly
+    # by hand: rows 0 and 1 share the question (Jaccard 1) and no choice word (Jaccard 0): min 0
+    kept, scores = minhash_unique([("a b c d", "w x"), ("a b c d", "y z"), ("a b c d", "w x")], 0.8, 3, 128, seed=0)
+    assert kept == [0, 1] and scores == [0.0, 0.0, 1.0]
+
+
 def test_minhash_dedup_caps_at_keep_ratio_with_a_seeded_sample() -> None:
     examples = _qa([f"question number {w} about topic {w * 7}" for w in range(10)])
     method = registry("filter").build("minhash_dedup", {"keep_ratio": 0.3})
@@ -96,6 +132,27 @@ def test_admit_diverse_in_blocks_equals_a_naive_loop() -> None:
             naive.append(i)
     assert admit_diverse(x, order, 0.6)[0] == naive
     assert admit_diverse(x, order, 0.6, limit=7)[0] == naive[:7]
+
+
+def test_admit_diverse_on_parts_takes_the_least_similar_part() -> None:
+    c = 0.96
+    question = np.array([[1.0, 0.0], [1.0, 0.0], [c, np.sqrt(1 - c * c)], [0.0, 1.0]])
+    context = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    kept, max_sim = admit_diverse([question, context], [0, 1, 2, 3], 0.95)
+    # 1: question 1.0 but context 0.0 -> 0.0, kept; 2: min(0.96, 1.0) against 0 -> a duplicate;
+    # 3: question 0.0 against 0, 0.28 against 1 (context 0.0 there) -> kept
+    assert kept == [0, 1, 3]
+    np.testing.assert_allclose(max_sim, [-1.0, 0.0, c, 0.0], atol=1e-12)
+    assert admit_diverse(question, [0, 1, 2, 3], 0.95)[0] == [0, 3]  # the question alone: 1 and 2 repeat 0
+
+
+def test_embedding_dedup_compares_items_part_by_part() -> None:
+    method = registry("filter").build("embedding_dedup", {})
+    assert method.select(_items(), StageContext(seed=0, device="cpu")) == [0, 1, 3, 4]
+    record = filter_record(method)
+    assert record is not None and record.reasons == {2: "duplicate", 5: "duplicate"}
+    assert all(s is not None and s > 0.99 for s in (record.scores[2], record.scores[5]))
+    assert all(s is not None and s < 0.95 for s in (record.scores[1], record.scores[4]))
 
 
 def test_embedding_dedup_drops_repeated_questions() -> None:

@@ -160,6 +160,23 @@ def example_text(ex: Example) -> str:
     return f"{ex.context}\n{ex.question}" if ex.context else ex.question
 
 
+ITEM_PARTS = ("question", "choices", "context")
+"""The parts of an example that duplicate detection compares one by one (:func:`item_parts`)."""
+
+
+def item_parts(ex: Example) -> tuple[str, str, str]:
+    """An example's item as (question, choices, context) for duplicate detection; "" for a part it lacks.
+
+    Choices are sorted, so the same options in another order are the same item. The dedup filters
+    call two examples duplicates only when *every* part nearly repeats: a templated set that asks one
+    stem over many option sets (``medical_except``: about 80 stems over 2,124 items), or several
+    questions about one passage (``reading_comprehension``), holds different items whose combined
+    text is nearly the same.
+    """
+    choices = "\n".join(sorted(ex.choices)) if ex.choices else ""
+    return ex.question, choices, ex.context or ""
+
+
 KeepSpans = Literal["choices", "answer", "none"]
 """Which texts a compressor must keep where they occur: every choice's, the right answer's, none."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from damoc.data.base import StageContext, example_text
+from damoc.data.base import StageContext, example_text, item_parts
 from damoc.errors import ConfigError
 from damoc.progress import ProgressFn, tick
 from damoc.tasks.example import Example
@@ -51,6 +51,31 @@ def embed_examples(
     """L2-normalised embeddings of each example's context and question, shape (N, dim)."""
     texts = [example_text(ex) for ex in examples]
     return embed_texts(texts, embedding_model, batch_size, ctx.device, ctx.progress, dtype)
+
+
+def embed_item_parts(
+    examples: list[Example], embedding_model: str, batch_size: int, ctx: StageContext, dtype: str = "auto"
+) -> list[np.ndarray]:
+    """One L2-normalised embedding matrix per part of :func:`item_parts` that any example has, shape (N, dim + 1).
+
+    The extra column marks a missing part: an example without it has the unit vector there and zeros
+    elsewhere, so two examples that both lack a part have cosine 1 on it and one that has it against
+    one that lacks it cosine 0. Parts no example has are left out.
+    """
+    parts = [item_parts(ex) for ex in examples]
+    out = []
+    for k in range(len(parts[0]) if parts else 0):
+        present = [i for i, p in enumerate(parts) if p[k]]
+        if not present:
+            continue
+        vectors = embed_texts(
+            [parts[i][k] for i in present], embedding_model, batch_size, ctx.device, ctx.progress, dtype
+        )
+        full = np.zeros((len(parts), vectors.shape[1] + 1), dtype=np.float32)
+        full[:, -1] = 1.0
+        full[present] = np.concatenate([vectors, np.zeros((len(present), 1), dtype=np.float32)], axis=1)
+        out.append(full)
+    return out
 
 
 def native_bf16(device: str) -> bool:

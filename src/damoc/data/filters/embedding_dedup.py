@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 from pydantic import Field
@@ -21,12 +22,14 @@ _BLOCK = 512  # rows compared per matrix product: exact, and bounded memory for 
 class EmbeddingDedupFilter(Method):
     """Drop an example whose embedding is within a cosine threshold of an earlier kept one (SemDeDup; Abbas et al. 2023, arXiv 2303.09540).
 
-    Context and question are embedded with the MiniLM sentence encoder (as ``k_center``); in data
-    order an example is kept when its cosine similarity to every example kept before it is below
-    ``threshold``. SemDeDup compares within k-means clusters to save time; damoc compares with all
-    kept examples, exactly, in blocks. The threshold decides what goes; ``keep_ratio`` then caps what
-    is left (a seeded uniform sample of the survivors; 1.0: no cap). Score: each example's largest
-    cosine similarity to the examples kept before it (-1 for the first).
+    The question, the (sorted) choices and the context are each embedded with the MiniLM sentence
+    encoder (:func:`damoc.data.base.item_parts`); two examples are as similar as their least similar
+    part, min over parts of cos(e_i, e_j), so one stem asked over other options, or another question
+    about the same passage, is not a duplicate. In data order an example is kept when that similarity
+    to every example kept before it is below ``threshold``. SemDeDup compares within k-means clusters
+    to save time; damoc compares with all kept examples, exactly, in blocks. The threshold decides
+    what goes; ``keep_ratio`` then caps what is left (a seeded uniform sample of the survivors; 1.0:
+    no cap). Score: each example's largest similarity to the examples kept before it (-1 for the first).
     """
 
     class Params(EmbeddingParams):
@@ -40,13 +43,13 @@ class EmbeddingDedupFilter(Method):
 
     def select(self, examples: list[Example], ctx: StageContext) -> list[int]:
         """Indices of the examples no earlier kept example duplicates, capped at ``keep_ratio``."""
-        from damoc.data.embeddings import embed_examples
+        from damoc.data.embeddings import embed_item_parts
 
         p = self.params
         if not examples:
             self.record = FilterRecord("max_cosine")
             return []
-        vectors = embed_examples(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
+        vectors = embed_item_parts(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
         unique, max_sim = admit_diverse(vectors, list(range(len(examples))), p.threshold)
         kept = seeded_subset(unique, p.kept_of(len(examples)), ctx.seed)
         self.record = dedup_record("max_cosine", max_sim.tolist(), unique, kept, len(examples))
@@ -61,26 +64,33 @@ class EmbeddingDedupFilter(Method):
 
 
 def admit_diverse(
-    vectors: np.ndarray, order: list[int], threshold: float, limit: int | None = None
+    vectors: np.ndarray | Sequence[np.ndarray], order: list[int], threshold: float, limit: int | None = None
 ) -> tuple[list[int], np.ndarray]:
     """Greedy admission: in ``order``, admit a row whose cosine similarity to every admitted row is below ``threshold``.
 
-    Rows must be L2-normalised. Stops once ``limit`` rows are admitted (None: no limit).
+    Rows must be L2-normalised. ``vectors`` is one matrix, or a sequence of matrices (one per part of
+    an item, rows aligned) where two rows are as similar as their least similar part. Stops once
+    ``limit`` rows are admitted (None: no limit).
 
     Returns:
         The admitted row indices in admission order, and per row its largest similarity to the rows
         admitted before its turn (-1 when none was; NaN for rows never reached).
     """
-    x = np.asarray(vectors, dtype=np.float64)
+    xs = [np.asarray(v, dtype=np.float64) for v in ([vectors] if isinstance(vectors, np.ndarray) else vectors)]
+
+    def sims(rows: np.ndarray, cols: Sequence[int] | np.ndarray) -> np.ndarray:
+        return np.minimum.reduce([x[rows] @ x[cols].T for x in xs])
+
+    n = len(xs[0])
     kept: list[int] = []
-    max_sim = np.full(len(x), np.nan)
+    max_sim = np.full(n, np.nan)
     limit = len(order) if limit is None else limit
     for lo in range(0, len(order), _BLOCK):
         if len(kept) >= limit:
             break
         block = np.asarray(order[lo : lo + _BLOCK], dtype=np.int64)
-        prior = (x[block] @ x[kept].T).max(axis=1) if kept else np.full(len(block), -1.0)
-        inner = x[block] @ x[block].T
+        prior = sims(block, kept).max(axis=1) if kept else np.full(len(block), -1.0)
+        inner = sims(block, block)
         admitted: list[int] = []  # positions within the block
         for j, row in enumerate(block.tolist()):
             if len(kept) >= limit:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 
 from pydantic import Field
 
-from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext, example_text
+from damoc.data.base import FILTERS, FilterRecord, KeepParams, StageContext, item_parts
 from damoc.data.filters.embedding_dedup import dedup_record
 from damoc.data.filters.random import seeded_subset
 from damoc.registry import Method
@@ -22,13 +23,16 @@ _WORD = re.compile(r"\w+")
 class MinHashDedupFilter(Method):
     """Drop an example whose word n-grams nearly repeat an earlier kept one (MinHash LSH; Lee et al. 2022, arXiv 2107.06499).
 
-    Each example's context and question, lowercased and split into words, is reduced to its set of
-    ``ngram_size``-word shingles (the whole text when it is shorter) and sketched with ``num_perm``
-    MinHash permutations seeded by the run's seed (Broder 1997). In data order an example is dropped
-    when the LSH index of the kept examples returns one whose estimated Jaccard similarity is at least
-    ``threshold``, else it is kept and indexed. The threshold decides what goes; ``keep_ratio`` then
-    caps what is left (a seeded uniform sample of the survivors; 1.0: no cap). Score: the largest
-    estimated Jaccard similarity to an earlier kept example (0 when none is a candidate).
+    Each part of an example's item (:func:`damoc.data.base.item_parts`: question, sorted choices,
+    context), lowercased and split into words, is reduced to its set of ``ngram_size``-word shingles
+    (the whole text when it is shorter) and sketched with ``num_perm`` MinHash permutations seeded by
+    the run's seed (Broder 1997). Two examples are as similar as their least similar part (estimated
+    Jaccard), so one stem asked over other options, or another question about the same passage, is
+    not a duplicate. In data order an example is dropped when an LSH candidate among the kept
+    examples (indexed on the question) is at least ``threshold`` similar, else it is kept and indexed.
+    The threshold decides what goes; ``keep_ratio`` then caps what is left (a seeded uniform sample of
+    the survivors; 1.0: no cap). Score: the largest similarity to an earlier kept example (0 when none
+    is a candidate).
     """
 
     class Params(KeepParams):
@@ -46,7 +50,7 @@ class MinHashDedupFilter(Method):
         """Indices of the examples that no earlier kept example nearly repeats, capped at ``keep_ratio``."""
         p = self.params
         unique, scores = minhash_unique(
-            [example_text(ex) for ex in examples], p.threshold, p.ngram_size, p.num_perm, seed=ctx.seed
+            [item_parts(ex) for ex in examples], p.threshold, p.ngram_size, p.num_perm, seed=ctx.seed
         )
         kept = seeded_subset(unique, p.kept_of(len(examples)), ctx.seed)
         self.record = dedup_record("max_jaccard", scores, unique, kept, len(examples))
@@ -68,25 +72,34 @@ def shingles(text: str, ngram_size: int) -> set[bytes]:
 
 
 def minhash_unique(
-    texts: list[str], threshold: float, ngram_size: int, num_perm: int, *, seed: int
+    items: Sequence[str | Sequence[str]], threshold: float, ngram_size: int, num_perm: int, *, seed: int
 ) -> tuple[list[int], list[float]]:
     """Greedy MinHash LSH deduplication in input order.
 
+    ``items`` are texts, or tuples of parts (rows aligned, e.g. :func:`damoc.data.base.item_parts`)
+    whose similarity is the smallest of their parts' estimated Jaccard similarities; parts empty in
+    every item are left out. Candidates come from an LSH index of the first part used.
+
     Returns:
-        The indices kept (in order) and, per text, its largest estimated Jaccard similarity to a kept
-        text before it among the LSH candidates (0.0 when there is none).
+        The indices kept (in order) and, per item, its largest similarity to a kept item before it
+        among the LSH candidates (0.0 when there is none).
     """
     from datasketch import MinHash, MinHashLSH
 
-    sketches = MinHash.bulk([sorted(shingles(t, ngram_size)) for t in texts], num_perm=num_perm, seed=seed)
+    rows = [(t,) if isinstance(t, str) else tuple(t) for t in items]
+    width = len(rows[0]) if rows else 0
+    used = [k for k in range(width) if any(r[k] for r in rows)] or list(range(width))[:1]
+    sketches = [
+        MinHash.bulk([sorted(shingles(r[k], ngram_size)) for r in rows], num_perm=num_perm, seed=seed) for k in used
+    ]
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     kept: list[int] = []
     scores: list[float] = []
-    for i, sketch in enumerate(sketches):
-        # LSH candidates are probable matches only: the estimated Jaccard decides
-        best = max((sketch.jaccard(sketches[j]) for j in lsh.query(sketch)), default=0.0)
+    for i in range(len(rows)):
+        # LSH candidates are probable matches only: the estimated Jaccard of every part decides
+        best = max((min(part[i].jaccard(part[j]) for part in sketches) for j in lsh.query(sketches[0][i])), default=0.0)
         scores.append(float(best))
         if best < threshold:
-            lsh.insert(i, sketch)
+            lsh.insert(i, sketches[0][i])
             kept.append(i)
     return kept, scores
