@@ -576,11 +576,7 @@ def order_table(results: dict[str, Any]) -> list[str]:
     Orders are by dev answer loss (lowest first) and by dev accuracy (highest first); tau is Kendall's
     tau-b between the compressed and the uncompressed models' values (1: order kept).
     """
-    by_task: dict[str, dict[str, dict[str, Any]]] = {}
-    for key, entry in results["runs"].items():
-        if "full" in entry:
-            model, task = key.split("/")
-            by_task.setdefault(task, {})[model] = entry
+    by_task = complete_tasks(results)
     lines = [
         "| task | ratio | scorer / merger | dev answer loss, lowest first | tau vs uncompressed (loss) "
         "| dev acc, highest first | tau vs uncompressed (acc) |",
@@ -600,6 +596,20 @@ def order_table(results: dict[str, Any]) -> list[str]:
     return lines if len(lines) > 2 else []  # no rows: no table
 
 
+def complete_tasks(results: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """task -> model -> entry, for the tasks measured (uncompressed) on every model seen on any task, if 2+.
+
+    A task still running on its last model would otherwise be compared on fewer models than the rest.
+    """
+    by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, entry in results["runs"].items():
+        if "full" in entry:
+            model, task = key.split("/")
+            by_task.setdefault(task, {})[model] = entry
+    models = {m for entries in by_task.values() for m in entries}
+    return {t: e for t, e in by_task.items() if set(e) == models and len(models) > 1}
+
+
 def summary_table(results: dict[str, Any]) -> list[str]:
     """Every setting on every task at once: the models' mean dev answer-loss rise and whether their order holds.
 
@@ -610,12 +620,7 @@ def summary_table(results: dict[str, Any]) -> list[str]:
     """
     from damoc.selection.agreement import kendall_tau as tau
 
-    by_task: dict[str, dict[str, dict[str, Any]]] = {}
-    for key, entry in results["runs"].items():
-        if "full" in entry:
-            model, task = key.split("/")
-            by_task.setdefault(task, {})[model] = entry
-    by_task = {t: e for t, e in by_task.items() if len(e) > 1}
+    by_task = complete_tasks(results)
     if not by_task:
         return []
     cells: dict[str, dict[str, tuple[float, float]]] = {}

@@ -76,13 +76,22 @@ def test_summary_table_averages_loss_rises_and_counts_kept_orders_per_task(mod: 
             "c-1/t": _entry(0.3, 4.0, {"0.25/s/none": (0.2, 3.0)}),
             "a-1/u": _entry(0.5, 1.0, {"0.25/s/none": (0.3, 1.5)}),
             "b-1/u": _entry(0.4, 2.0, {"0.25/s/none": (0.3, 3.0)}),
+            "c-1/u": _entry(0.4, 3.0, {"0.25/s/none": (0.3, 3.0)}),
+            "a-1/v": _entry(0.5, 1.0, {"0.25/s/none": (0.3, 9.0)}),  # v: not measured on b and c yet
         }
     }
     rows = mod.summary_table(results)
     assert rows[0] == "| ratio | scorer / merger | t | u | mean rise | loss order kept |"
-    # t: rises +2, +2, -1 -> +1.00, order c < a < b against a < b < c -> tau -1/3; u: rises +0.5, +1 -> +0.75,
-    # order kept -> tau 1; mean over the two tasks (1.00 + 0.75) / 2; x is on one model of t only: no row
-    assert rows[2:] == ["| 0.25 | s / none | +1.00 (-0.33) | +0.75 (+1.00) | +0.88 | 1 of 2 |"]
+    # t: rises +2, +2, -1 -> +1.00, order c < a < b against a < b < c -> tau -1/3; u: rises +0.5, +1, 0 -> +0.50,
+    # order a < b = c against a < b < c -> tau-b 2 / sqrt(3 * 2) = +0.82; mean (1.00 + 0.50) / 2; x is on one
+    # model of t only: no row
+    assert rows[2:] == ["| 0.25 | s / none | +1.00 (-0.33) | +0.50 (+0.82) | +0.75 | 0 of 2 |"]
+    assert [r.split(" | ")[0] for r in mod.order_table(results)[2:]] == [
+        "| t",
+        "| t",
+        "| u",
+        "| u",
+    ]  # v left out there too
 
 
 def test_acc_change_interval_resamples_whole_clusters(mod: ModuleType) -> None:
