@@ -64,6 +64,8 @@ PICK_VARIANTS: dict[str, tuple[str, ...]] = {
     "rules": ("rules+deita-pool4",),
     "self_information": ("deita-pool4+self_information",),
     "rewrite": ("deita-pool4+rewrite",),
+    "embedding_dedup": ("embedding_dedup+deita-pool4",),
+    "minhash_dedup": ("minhash_dedup+deita-pool4",),
 }
 """Each method's proxy variants in ``stored_truth.json`` (``benchmarks/stored_truth.py``): the same budget
 judged against the stored one-epoch ground truths, the table's "effect on the pick" column."""
