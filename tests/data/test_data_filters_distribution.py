@@ -155,6 +155,21 @@ def test_embedding_dedup_compares_items_part_by_part() -> None:
     assert all(s is not None and s < 0.95 for s in (record.scores[1], record.scores[4]))
 
 
+def test_embedding_only_close_questions_equals_embedding_every_part() -> None:
+    from damoc.data.embeddings import embed_item_parts
+
+    items = [*_items(), _mc("Which nerve supplies the deltoid?", ["axillary", "radial", "ulnar", "median"], i=6)]
+    ctx = StageContext(seed=0, device="cpu")
+    every, _ = embed_item_parts(items, "all-minilm-l6-v2", 8, ctx)
+    some, masks = embed_item_parts(items, "all-minilm-l6-v2", 8, ctx, close=0.95)
+    assert masks[0].all() and masks[1].tolist() == [True, True, True, True, False, True, False]  # 4, 6: no twin
+    full = admit_diverse(every, list(range(7)), 0.95)
+    part = admit_diverse(some, list(range(7)), 0.95, masks=masks)
+    assert part[0] == full[0] == [0, 1, 3, 4, 6]
+    np.testing.assert_allclose(part[1][[0, 1, 2, 3, 5]], full[1][[0, 1, 2, 3, 5]], atol=1e-6)
+    assert part[1][4] >= full[1][4] and part[1][6] < 0.95  # the question's similarity only: an upper bound
+
+
 def test_embedding_dedup_drops_repeated_questions() -> None:
     dupes = _qa(["What is the capital of France?"] * 4)
     distinct = _qa(["How do vaccines train the immune system?", "Sort a list with quicksort in Python.", "Bake bread."])

@@ -54,27 +54,56 @@ def embed_examples(
 
 
 def embed_item_parts(
-    examples: list[Example], embedding_model: str, batch_size: int, ctx: StageContext, dtype: str = "auto"
-) -> list[np.ndarray]:
+    examples: list[Example],
+    embedding_model: str,
+    batch_size: int,
+    ctx: StageContext,
+    dtype: str = "auto",
+    close: float | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """One L2-normalised embedding matrix per part of :func:`item_parts` that any example has, shape (N, dim + 1).
 
     The extra column marks a missing part: an example without it has the unit vector there and zeros
     elsewhere, so two examples that both lack a part have cosine 1 on it and one that has it against
-    one that lacks it cosine 0. Parts no example has are left out.
+    one that lacks it cosine 0. Parts no example has are left out. With ``close``, the parts after
+    the question are embedded only for the examples whose question has cosine >= ``close`` with
+    another's: no other pair can reach ``close`` on every part, so the rest need not be embedded.
+
+    Returns:
+        The matrices, and per matrix a boolean mask of the rows embedded (the question's: all).
     """
     parts = [item_parts(ex) for ex in examples]
-    out = []
+    n = len(parts)
+    vectors: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    wanted = np.ones(n, dtype=bool)
     for k in range(len(parts[0]) if parts else 0):
         present = [i for i, p in enumerate(parts) if p[k]]
         if not present:
             continue
-        vectors = embed_texts(
-            [parts[i][k] for i in present], embedding_model, batch_size, ctx.device, ctx.progress, dtype
-        )
-        full = np.zeros((len(parts), vectors.shape[1] + 1), dtype=np.float32)
-        full[:, -1] = 1.0
-        full[present] = np.concatenate([vectors, np.zeros((len(present), 1), dtype=np.float32)], axis=1)
-        out.append(full)
+        rows = [i for i in present if wanted[i]]
+        full = np.zeros((n, 0), dtype=np.float32)
+        if rows:
+            emb = embed_texts([parts[i][k] for i in rows], embedding_model, batch_size, ctx.device, ctx.progress, dtype)
+            full = np.zeros((n, emb.shape[1] + 1), dtype=np.float32)
+            full[:, -1] = 1.0
+            full[rows] = np.concatenate([emb, np.zeros((len(rows), 1), dtype=np.float32)], axis=1)
+        mask = wanted.copy()
+        if not vectors and close is not None:
+            wanted = _close_rows(full, close)
+        if full.shape[1]:
+            vectors.append(full)
+            masks.append(mask)
+    return vectors, masks
+
+
+def _close_rows(x: np.ndarray, close: float, block: int = 512) -> np.ndarray:
+    """Rows whose cosine with some other row is at least ``close`` (blocked: bounded memory)."""
+    out = np.zeros(len(x), dtype=bool)
+    for lo in range(0, len(x), block):
+        sims = x[lo : lo + block] @ x.T
+        sims[np.arange(len(sims)), np.arange(lo, lo + len(sims))] = -np.inf
+        out[lo : lo + block] = (sims >= close).any(axis=1)
     return out
 
 

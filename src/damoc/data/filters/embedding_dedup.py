@@ -49,8 +49,10 @@ class EmbeddingDedupFilter(Method):
         if not examples:
             self.record = FilterRecord("max_cosine")
             return []
-        vectors = embed_item_parts(examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype)
-        unique, max_sim = admit_diverse(vectors, list(range(len(examples))), p.threshold)
+        vectors, masks = embed_item_parts(
+            examples, p.embedding_model, p.batch_size, ctx, p.embedding_dtype, close=p.threshold
+        )
+        unique, max_sim = admit_diverse(vectors, list(range(len(examples))), p.threshold, masks=masks)
         kept = seeded_subset(unique, p.kept_of(len(examples)), ctx.seed)
         self.record = dedup_record("max_cosine", max_sim.tolist(), unique, kept, len(examples))
         log.info(
@@ -64,12 +66,18 @@ class EmbeddingDedupFilter(Method):
 
 
 def admit_diverse(
-    vectors: np.ndarray | Sequence[np.ndarray], order: list[int], threshold: float, limit: int | None = None
+    vectors: np.ndarray | Sequence[np.ndarray],
+    order: list[int],
+    threshold: float,
+    limit: int | None = None,
+    masks: Sequence[np.ndarray] | None = None,
 ) -> tuple[list[int], np.ndarray]:
     """Greedy admission: in ``order``, admit a row whose cosine similarity to every admitted row is below ``threshold``.
 
     Rows must be L2-normalised. ``vectors`` is one matrix, or a sequence of matrices (one per part of
-    an item, rows aligned) where two rows are as similar as their least similar part. Stops once
+    an item, rows aligned) where two rows are as similar as their least similar part; ``masks`` (one
+    boolean row mask per matrix) leave a part out of a pair's min unless both rows have it embedded
+    (:func:`damoc.data.embeddings.embed_item_parts` with ``close``). Stops once
     ``limit`` rows are admitted (None: no limit).
 
     Returns:
@@ -78,8 +86,16 @@ def admit_diverse(
     """
     xs = [np.asarray(v, dtype=np.float64) for v in ([vectors] if isinstance(vectors, np.ndarray) else vectors)]
 
+    ms = [np.asarray(m, dtype=bool) for m in masks] if masks is not None else None
+
     def sims(rows: np.ndarray, cols: Sequence[int] | np.ndarray) -> np.ndarray:
-        return np.minimum.reduce([x[rows] @ x[cols].T for x in xs])
+        out = xs[0][rows] @ xs[0][cols].T
+        for k in range(1, len(xs)):
+            part = xs[k][rows] @ xs[k][cols].T
+            if ms is not None:
+                part = np.where(ms[k][rows][:, None] & ms[k][cols][None, :], part, np.inf)
+            out = np.minimum(out, part)
+        return out
 
     n = len(xs[0])
     kept: list[int] = []
