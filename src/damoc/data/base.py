@@ -160,10 +160,6 @@ def example_text(ex: Example) -> str:
     return f"{ex.context}\n{ex.question}" if ex.context else ex.question
 
 
-ITEM_PARTS = ("question", "choices", "context")
-"""The parts of an example that duplicate detection compares one by one (:func:`item_parts`)."""
-
-
 def item_parts(ex: Example) -> tuple[str, str, str]:
     """An example's item as (question, choices, context) for duplicate detection; "" for a part it lacks.
 

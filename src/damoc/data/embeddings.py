@@ -78,22 +78,17 @@ def embed_item_parts(
     masks: list[np.ndarray] = []
     wanted = np.ones(n, dtype=bool)
     for k in range(len(parts[0]) if parts else 0):
-        present = [i for i, p in enumerate(parts) if p[k]]
-        if not present:
+        rows = [i for i, p in enumerate(parts) if p[k] and wanted[i]]
+        if not rows:
             continue
-        rows = [i for i in present if wanted[i]]
-        full = np.zeros((n, 0), dtype=np.float32)
-        if rows:
-            emb = embed_texts([parts[i][k] for i in rows], embedding_model, batch_size, ctx.device, ctx.progress, dtype)
-            full = np.zeros((n, emb.shape[1] + 1), dtype=np.float32)
-            full[:, -1] = 1.0
-            full[rows] = np.concatenate([emb, np.zeros((len(rows), 1), dtype=np.float32)], axis=1)
-        mask = wanted.copy()
-        if not vectors and close is not None:
+        emb = embed_texts([parts[i][k] for i in rows], embedding_model, batch_size, ctx.device, ctx.progress, dtype)
+        full = np.zeros((n, emb.shape[1] + 1), dtype=np.float32)
+        full[:, -1] = 1.0
+        full[rows] = np.concatenate([emb, np.zeros((len(rows), 1), dtype=np.float32)], axis=1)
+        vectors.append(full)
+        masks.append(wanted.copy())
+        if close is not None and len(vectors) == 1:  # the question: the other parts only where it repeats
             wanted = _close_rows(full, close)
-        if full.shape[1]:
-            vectors.append(full)
-            masks.append(mask)
     return vectors, masks
 
 
