@@ -81,6 +81,74 @@ def build_tiny_model(arch: str, out_dir: Path, tokenizer_dir: Path, seed: int = 
     return out_dir
 
 
+# Characters the tiny WordPiece vocabulary spells words with (alone and as ``##`` continuations); a word
+# holding any other character becomes [UNK], which llmlingua drops as a special token.
+_WORDPIECE_CHARS = (
+    "".join(map(chr, range(33, 127)))
+    + "".join(map(chr, range(0xC0, 0x180)))
+    + "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00b0\u00b1\u00b5"
+)
+
+
+def build_tiny_token_classifier(out_dir: Path, seed: int = 0) -> Path:
+    """Save a randomly initialised 2-layer BERT token classifier (2 labels) with a cased WordPiece tokenizer.
+
+    The shape of an LLMLingua-2 model (``BertForTokenClassification`` over multilingual BERT's
+    tokenizer conventions, 512 positions), seconds to build: ``out_dir``'s name should contain
+    ``bert-base-multilingual-cased`` for llmlingua to accept it.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from transformers import BertConfig, BertForTokenClassification, BertTokenizer
+
+    words = sorted({w for line in _corpus() for w in re.findall(r"\w+", line)})
+    vocab_list = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *_WORDPIECE_CHARS,
+        *(f"##{c}" for c in _WORDPIECE_CHARS),
+    ]
+    vocab_list += [w for w in words if w not in set(vocab_list)]
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab_list)}, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    fast = BertTokenizer(tokenizer_object=tok, do_lower_case=False)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        architectures=["BertForTokenClassification"],
+    )
+    config.num_labels = 2  # keep (1) or drop (0), as LLMLingua-2's classifiers
+    BertForTokenClassification(config).save_pretrained(out_dir)
+    fast.save_pretrained(out_dir)
+    return out_dir
+
+
+def bundled_tiktoken_dir() -> Path | None:
+    """A folder holding tiktoken's ``cl100k_base`` encoding for ``TIKTOKEN_CACHE_DIR``, or None.
+
+    tiktoken downloads its encodings on first use; the ``litellm`` package (installed ``--no-deps`` by
+    ``requirements/models.txt``, never imported) ships that file under tiktoken's cache name.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+    return folder if (folder / "9b5ad71b2ce5302211f9c61530b329a4922fc6a4").is_file() else None
+
+
 def make_mc_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` small arithmetic multiple-choice records with 4 choices each."""
     rng = random.Random(seed)

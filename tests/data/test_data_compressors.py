@@ -15,6 +15,8 @@ import pytest
 from damoc.config import DataConfig, MethodSpec, TaskConfig
 from damoc.context import StageContext
 from damoc.data import compress_dataset
+from damoc.data.base import split_at_spans
+from damoc.data.compressors.llmlingua2 import join_pieces
 from damoc.data.compressors.self_information import (
     SelfInformationCompressor,
     Unit,
@@ -233,6 +235,62 @@ def test_llmlingua2_params_are_checked_before_any_work() -> None:
         build("llmlingua2", {"rate": 0})
     local = build("llmlingua2", {"model": "./llmlingua-2-bert-base-multilingual-cased-meetingbank", "rate": 0.3})
     assert local.params.rate == 0.3 and local.params.force_tokens == ("\n", "?")
+
+
+def test_split_at_spans_by_hand() -> None:
+    text = "Paris is in France; paris, the old baker said."
+    assert split_at_spans(text, ["paris", "France"]) == [
+        ("Paris", True),
+        (" is in ", False),
+        ("France", True),
+        ("; ", False),
+        ("paris", True),
+        (", the old baker said.", False),
+    ]
+    # overlapping occurrences form one span; a part of a word is no occurrence; no span: the whole text
+    assert split_at_spans(text, ["the old", "old baker", "ari"]) == [
+        ("Paris is in France; paris, ", False),
+        ("the old baker", True),
+        (" said.", False),
+    ]
+    assert split_at_spans(text, []) == [(text, False)] and split_at_spans("", ["x"]) == [("", False)]
+
+
+def test_join_pieces_puts_spaces_back_by_hand() -> None:
+    originals = ["in ", "1902", ", started by Declan. It lasts", " 5 days", ". Then"]
+    # llmlingua dropped the comma and the gaps' edge spaces: words must not touch, punctuation stays attached
+    assert join_pieces(originals, ["in", "1902", "by Declan lasts", " 5 days", "Then"]) == (
+        "in 1902 by Declan lasts 5 days Then"
+    )
+    assert join_pieces(["Paris", ", a city", " of", " France", "."], ["Paris", ", city", "", "France", "."]) == (
+        "Paris, city France."
+    )
+    assert join_pieces(["a"], [""]) == ""
+
+
+def test_llmlingua2_is_llmlinguas_own_compression_with_spans_kept(llmlingua2_model: str) -> None:
+    from llmlingua import PromptCompressor
+
+    text = "In the small town by the river, the old baker counted the loaves twice before he sold them all."
+    reference = PromptCompressor(
+        model_name=llmlingua2_model, device_map="cpu", model_config={"trust_remote_code": False}, use_llmlingua2=True
+    ).compress_prompt_llmlingua2([text], rate=0.4, force_tokens=["\n", "?"], drop_consecutive=True)
+    build = registry("compressor").build
+    ctx = StageContext(device="cpu")
+    plain = Example(id="a", question="Who counted?", context=text, answer="a baker")  # no span of it in the text
+    (out,) = build("llmlingua2", {"model": llmlingua2_model, "rate": 0.4}).compress([plain], ctx)
+    assert out.context == reference["compressed_prompt"] and out.question == "Who counted?"
+    assert "the old baker" not in reference["compressed_prompt"]  # this model drops part of it unprotected
+    # the span is kept verbatim and only the text around it is compressed
+    spanned = Example(id="b", question="Who counted?", context=text, answer="the old baker")
+    (out,) = build("llmlingua2", {"model": llmlingua2_model, "rate": 0.4, "keep_spans": "answer"}).compress(
+        [spanned], ctx
+    )
+    assert "the old baker" in out.context and len(out.context) < len(text)
+    (out,) = build("llmlingua2", {"model": llmlingua2_model, "rate": 0.4, "keep_spans": "none"}).compress(
+        [spanned], ctx
+    )
+    assert out.context == reference["compressed_prompt"]
 
 
 def test_self_information_fields_leave_the_other_text_unchanged(tiny_model_dirs: dict[str, Path]) -> None:

@@ -207,6 +207,30 @@ def has_span(text: str, span: str) -> bool:
     return pattern is not None and pattern.search(text) is not None
 
 
+def split_at_spans(text: str, spans: list[str]) -> list[tuple[str, bool]]:
+    """``text`` cut into ``(piece, is_span)`` around every occurrence of any span; the pieces concatenate to ``text``.
+
+    Occurrences match as in :func:`has_span`; overlapping or touching occurrences form one span piece.
+    """
+    hits = sorted(m.span() for pattern in filter(None, map(span_pattern, spans)) for m in pattern.finditer(text))
+    merged: list[list[int]] = []
+    for start, end in hits:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for start, end in merged:
+        if start > at:
+            pieces.append((text[at:start], False))
+        pieces.append((text[start:end], True))
+        at = end
+    if at < len(text) or not pieces:
+        pieces.append((text[at:], False))
+    return pieces
+
+
 class EmbeddingParams(KeepParams, EmbeddingModelParams):
     """A filter that embeds examples and keeps ``keep_ratio`` or ``keep_count`` of them."""
 

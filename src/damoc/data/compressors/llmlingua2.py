@@ -1,7 +1,7 @@
 """``llmlingua2``: LLMLingua-2 token compression of questions and passages through the ``llmlingua`` package.
 
-``llmlingua`` is not a damoc dependency (``pip install llmlingua``) and its models come from the hub
-(or a local copy). Without either, the step fails before any work with a message naming what is missing.
+``llmlingua`` is an optional dependency (``pip install 'damoc[llmlingua]'``; the development set-up
+installs it) and its models come from the hub (or a local copy). Without either, the step fails before any work with a message naming what is missing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from damoc.data.base import COMPRESSORS, StageContext
+from damoc.data.base import COMPRESSORS, KeepSpans, StageContext, kept_spans, split_at_spans
 from damoc.errors import ConfigError, ModelError
 from damoc.progress import tick
 from damoc.registry import Method, MethodParams
@@ -37,9 +37,13 @@ class LLMLingua2Compressor(Method):
     token gets the probability that it must be kept, and the most probable ``rate`` share of each
     text's words is kept in order. damoc calls ``PromptCompressor.compress_prompt_llmlingua2`` of the
     ``llmlingua`` package on each question and passage separately, with ``force_tokens`` always kept
-    and consecutive forced tokens merged; the model loads without remote code. Texts of at most
-    ``min_words`` words, and a text the model would empty, are left unchanged. Answers and choices
-    are never changed. llmlingua also fetches tiktoken's ``cl100k_base`` encoding on first use.
+    and consecutive forced tokens merged; the model loads without remote code. ``keep_spans`` (not in
+    LLMLingua-2, which knows no answers): every occurrence of a choice's text (``choices``) or of the
+    right answer's (``answer``), matched as whole words ignoring case, is kept verbatim, and the text
+    between occurrences is compressed piece by piece, so a passage never loses the span its question
+    asks about. Texts and pieces of at most ``min_words`` words, and a text the model would empty, are
+    left unchanged. Answers and choices are never changed. llmlingua also loads tiktoken's
+    ``cl100k_base`` encoding (fetched on first use, or from ``TIKTOKEN_CACHE_DIR``).
     """
 
     class Params(MethodParams):
@@ -53,7 +57,10 @@ class LLMLingua2Compressor(Method):
         force_tokens: tuple[str, ...] = Field(("\n", "?"), max_length=100, description="tokens always kept")
         force_reserve_digit: bool = Field(False, description="always keep tokens that contain a digit")
         fields: tuple[TextField, ...] = Field(("question", "context"), min_length=1, description="texts compressed")
-        min_words: int = Field(8, ge=1, description="texts of at most this many words are left unchanged")
+        keep_spans: KeepSpans = Field(
+            "choices", description="kept verbatim where they occur: every choice's text, the answer's, none"
+        )
+        min_words: int = Field(8, ge=1, description="texts and pieces of at most this many words are left unchanged")
         batch_size: int = Field(50, gt=0, description="chunks of 512 tokens per classifier forward pass")
 
         @model_validator(mode="after")
@@ -77,19 +84,56 @@ class LLMLingua2Compressor(Method):
             return out
         compressor = load_compressor(p, ctx.device)
         for n, (i, f) in enumerate(todo, start=1):
-            text = _get(out[i], f)
-            short = compressor.compress_prompt_llmlingua2(
-                [text],
-                rate=p.rate,
-                force_tokens=list(p.force_tokens),
-                force_reserve_digit=p.force_reserve_digit,
-                drop_consecutive=True,
-            )["compressed_prompt"]
+            pieces = split_at_spans(_get(out[i], f), kept_spans(out[i], p.keep_spans))
+            short = compress_pieces(compressor, pieces, p)
             if short.strip():
                 out[i] = _set(out[i], f, short)
             tick(ctx.progress, "llmlingua2", n, len(todo))
         log.info("llmlingua2: compressed %d texts at rate %.2f", len(todo), p.rate)
         return out
+
+
+def compress_pieces(compressor: Any, pieces: list[tuple[str, bool]], p: LLMLingua2Compressor.Params) -> str:
+    """The text of ``pieces`` (see :func:`split_at_spans`): spans verbatim, each longer gap compressed by llmlingua.
+
+    One llmlingua call takes all of a text's gaps of more than ``p.min_words`` words (each keeps ``p.rate``
+    of its tokens), and :func:`join_pieces` puts the text back together.
+    """
+    texts = [text for text, _ in pieces]
+    todo = [k for k, (text, is_span) in enumerate(pieces) if not is_span and len(text.split()) > p.min_words]
+    if not todo:
+        return "".join(texts)
+    result = compressor.compress_prompt_llmlingua2(
+        [texts[k] for k in todo],
+        rate=p.rate,
+        force_tokens=list(p.force_tokens),
+        force_reserve_digit=p.force_reserve_digit,
+        drop_consecutive=True,
+    )
+    short = list(texts)
+    for k, text in zip(todo, result["compressed_prompt_list"], strict=True):
+        short[k] = text.strip()
+    return join_pieces(texts, short)
+
+
+def join_pieces(originals: list[str], pieces: list[str]) -> str:
+    """``pieces`` (``originals`` after compression, edge whitespace possibly lost) joined into one text.
+
+    One space goes between two pieces where the originals had whitespace between them (an emptied
+    piece with whitespace counts) or where two word characters would otherwise touch.
+    """
+    out, spaced = "", False  # spaced: the originals have whitespace between the last piece written and this one
+    for orig, text in zip(originals, pieces, strict=True):
+        spaced = spaced or orig[:1].isspace()
+        if not text:
+            spaced = spaced or any(c.isspace() for c in orig)
+            continue
+        glued = (out[-1:] + text[:1]).isalnum()  # a dropped comma or space must not join two words
+        if out and (spaced or glued) and not out[-1].isspace() and not text[0].isspace():
+            out += " "
+        out += text
+        spaced = orig[-1:].isspace()
+    return out
 
 
 def check_available(model: str) -> None:
