@@ -1,7 +1,8 @@
 """Replace README tables with freshly printed ones: ``benchmarks/X.py --table | python scripts/readme_tables.py``.
 
 Each table on stdin (a run of lines starting with ``|``) replaces the README table whose header line
-is the same; a printed table with no such header in the README is reported and left out.
+is the same or, failing that, the one README table whose header has the same first two columns (a
+table whose columns grow with the tasks measured); a printed table with neither is reported and left out.
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ def tables(lines: list[str]) -> list[list[str]]:
 
 def replace(readme: list[str], table: list[str]) -> bool:
     """Put ``table`` where the README table with the same header is; False when there is none."""
-    if table[0] not in readme:
-        return False
-    start = readme.index(table[0])
+    if table[0] in readme:
+        start = readme.index(table[0])
+    else:
+        lead = "|".join(table[0].split("|")[:3]) + "|"
+        same = [
+            i
+            for i, line in enumerate(readme)
+            if line.startswith(lead) and (i == 0 or not readme[i - 1].startswith("|"))
+        ]
+        if len(same) != 1:
+            return False
+        start = same[0]
     end = start
     while end < len(readme) and readme[end].startswith("|"):
         end += 1
