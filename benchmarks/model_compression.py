@@ -21,7 +21,9 @@ safetensors before each compression. ``--forward-bar`` times each scorer against
 pass ``model(**batch)`` over the same calibration batches (Qwen2.5-0.5B, 64 samples of
 ``medical_except``, best of ``--repeats``).
 
-The JSON is rewritten atomically after every cell; a rerun with the same settings skips finished cells.
+The JSON is rewritten atomically after every cell, merged with what other runs wrote to it meanwhile
+(two runs, on different models or tasks or one with ``--full-grid``, may share it); a rerun with the
+same settings skips finished cells.
 
 Run:  nice -n 19 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/model_compression.py \\
           [--models ...] [--tasks ...] [--ratios 0.25 0.5] [--dev-size 96] [--forward-bar] [--table]
@@ -286,13 +288,37 @@ def load_results(path: Path) -> dict[str, Any]:
 
 
 def save(results: dict[str, Any], path: Path) -> None:
-    """Stamp machine and versions, then write atomically (temporary file + rename)."""
-    results["machine"] = {
-        "platform": platform.platform(), "processor": platform.processor(), "cpus": len(os.sched_getaffinity(0)),
-        "torch_threads": _torch_threads(),
-    }  # fmt: skip
-    results["versions"] = package_versions()
-    write_json_atomic(path, results)
+    """Merge with what other runs wrote meanwhile, stamp machine and versions, write atomically.
+
+    Two runs may share the file (say, one task and another's ``--full-grid``): under an exclusive
+    lock the file is re-read and every (model, task)'s scoring and cells are the union of both, this
+    run's entries winning for the same key; then it is replaced by a temporary file + rename.
+    """
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merge_runs(results, load_results(path))
+        results["machine"] = {
+            "platform": platform.platform(), "processor": platform.processor(),
+            "cpus": len(os.sched_getaffinity(0)), "torch_threads": _torch_threads(),
+        }  # fmt: skip
+        results["versions"] = package_versions()
+        write_json_atomic(path, results)
+
+
+def merge_runs(results: dict[str, Any], disk: dict[str, Any]) -> None:
+    """Add to ``results`` (in place) the runs, scorings and cells that only ``disk`` has."""
+    for key, theirs in disk.get("runs", {}).items():
+        mine = results["runs"].setdefault(key, theirs)
+        if mine is theirs:
+            continue
+        for part in ("scoring", "cells"):
+            mine[part] = {**theirs.get(part, {}), **mine[part]}
+        if "full" not in mine and "full" in theirs:
+            mine["full"] = theirs["full"]
+    if "forward_bar" not in results and "forward_bar" in disk:
+        results["forward_bar"] = disk["forward_bar"]
 
 
 def _torch_threads() -> int:
@@ -304,12 +330,17 @@ def _torch_threads() -> int:
 def run_entry(results: dict[str, Any], key: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The results of one (model, task); a rerun must use the settings it was started with."""
     entry = results["runs"].setdefault(key, {"settings": settings, "scoring": {}, "cells": {}})
-    if entry["settings"] != settings:
+    if _identity(entry["settings"]) != _identity(settings):
         raise SystemExit(
             f"{key}: stored results were measured with {entry['settings']}, this run asks for {settings}; "
             "rerun with the stored settings, or write elsewhere with --out"
         )
     return entry
+
+
+def _identity(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings that make two runs' cells comparable (``full_grid`` only chooses which cells run)."""
+    return {k: v for k, v in settings.items() if k != "full_grid"}
 
 
 def cell_record(
@@ -336,7 +367,7 @@ def run_model_task(alias: str, task: str, args: argparse.Namespace, results: dic
     then each compressed copy (reloaded from safetensors) while it is evaluated.
     """
     data = task_data(task, args.dev_size, args.dev_clusters, args.calibration)
-    settings = {**data.split, "dev_clusters_min": args.dev_clusters, "full_grid": args.full_grid, "device": args.device}
+    settings = {**data.split, "dev_clusters_min": args.dev_clusters, "device": args.device}
     entry = run_entry(results, f"{alias}/{task}", settings)
     todo = [
         (r, s, m) for r in args.ratios for s, ms in grid(args.full_grid, args.scorer_variants, args.scorers).items() for m in ms

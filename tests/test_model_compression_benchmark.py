@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -119,3 +120,26 @@ def test_grid_table_shows_the_change_with_its_interval(mod: ModuleType) -> None:
     results = {"runs": {"m/t": {"full": full, "cells": {"0.25/s/none": cell}}}}
     rows = mod.grid_table(results, {"m/t": ["a", "a", "b", "b"]})
     assert rows[3].startswith("| m | t | 0.25 | s / none | 3 | 0.750 | +0.250 (+0.000 to +0.500) | 1.500 | 3.000 |")
+
+
+def test_two_runs_sharing_the_results_file_keep_each_others_cells(mod: ModuleType, tmp_path: Path) -> None:
+    path = tmp_path / "model_compression.json"
+    settings = {"dev": 96, "device": "cpu"}
+    first = {"runs": {}}
+    second = mod.load_results(path)  # both start before either has written
+    a = mod.run_entry(first, "smol/task", settings)
+    a["scoring"]["0.25/block_influence"] = {"removed": [3]}
+    a["cells"]["0.25/block_influence/none"] = {"acc": 0.5}
+    mod.save(first, path)
+    b = mod.run_entry(second, "smol/task", {**settings, "full_grid": True})  # full_grid: the same cells' identity
+    b["cells"]["0.25/block_influence/ties"] = {"acc": 0.4}
+    c = mod.run_entry(second, "qwen/task", settings)
+    c["cells"]["0.25/angular/none"] = {"acc": 0.3}
+    mod.save(second, path)
+    mod.save(first, path)  # the first run writes again, after the second
+    stored = mod.load_results(path)["runs"]
+    assert set(stored["smol/task"]["cells"]) == {"0.25/block_influence/none", "0.25/block_influence/ties"}
+    assert stored["smol/task"]["scoring"] == {"0.25/block_influence": {"removed": [3]}}
+    assert stored["qwen/task"]["cells"] == {"0.25/angular/none": {"acc": 0.3}}
+    with pytest.raises(SystemExit, match="stored results were measured with"):
+        mod.run_entry(mod.load_results(path), "smol/task", {**settings, "dev": 48})
