@@ -313,8 +313,9 @@ def merge_runs(results: dict[str, Any], disk: dict[str, Any]) -> None:
         mine = results["runs"].setdefault(key, theirs)
         if mine is theirs:
             continue
-        for part in ("scoring", "cells"):
-            mine[part] = {**theirs.get(part, {}), **mine[part]}
+        for part in ("scoring", "cells"):  # sorted: two runs' writes do not reorder the file
+            merged = {**theirs.get(part, {}), **mine[part]}
+            mine[part] = {k: merged[k] for k in sorted(merged)}
         if "full" not in mine and "full" in theirs:
             mine["full"] = theirs["full"]
     if "forward_bar" not in results and "forward_bar" in disk:
