@@ -55,9 +55,6 @@ FILTER_PARAMS: dict[str, dict[str, Any]] = {
 # llmlingua2: DAMOC_LLMLINGUA2_MODEL names a local LLMLingua-2 model; the default is a hub id, recorded as
 # skipped where the hub cannot be reached
 LLMLINGUA2_MODEL = os.environ.get("DAMOC_LLMLINGUA2_MODEL")
-_TIKTOKEN = bundled_tiktoken_dir()
-if _TIKTOKEN is not None:  # tiktoken's encoding from disk: the skip names the model, not the encoding download
-    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_TIKTOKEN))
 COMPRESSOR_PARAMS: dict[str, dict[str, Any]] = {
     "self_information": {},
     "llmlingua2": {"model": LLMLINGUA2_MODEL} if LLMLINGUA2_MODEL else {},
@@ -153,6 +150,9 @@ def main() -> None:
         print(json.dumps(results["embedding_dtypes"]))
         save(results)
         return
+    tiktoken_dir = bundled_tiktoken_dir()
+    if tiktoken_dir is not None:  # tiktoken's encoding from disk: llmlingua2's skip names the model, not the download
+        os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(tiktoken_dir))
     from damoc.candidates.bundled import prepare_model
     from damoc.candidates.resolve import load_tokenizer
 

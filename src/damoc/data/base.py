@@ -207,14 +207,18 @@ def has_span(text: str, span: str) -> bool:
     return pattern is not None and pattern.search(text) is not None
 
 
+def span_occurrences(text: str, spans: list[str]) -> list[tuple[int, int]]:
+    """Sorted ``(start, end)`` of every occurrence of any span in ``text`` (matched as in :func:`has_span`)."""
+    return sorted(m.span() for pattern in filter(None, map(span_pattern, spans)) for m in pattern.finditer(text))
+
+
 def split_at_spans(text: str, spans: list[str]) -> list[tuple[str, bool]]:
     """``text`` cut into ``(piece, is_span)`` around every occurrence of any span; the pieces concatenate to ``text``.
 
     Occurrences match as in :func:`has_span`; overlapping or touching occurrences form one span piece.
     """
-    hits = sorted(m.span() for pattern in filter(None, map(span_pattern, spans)) for m in pattern.finditer(text))
     merged: list[list[int]] = []
-    for start, end in hits:
+    for start, end in span_occurrences(text, spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from damoc.data.base import COMPRESSORS, KeepSpans, StageContext, kept_spans, span_pattern
+from damoc.data.base import COMPRESSORS, KeepSpans, StageContext, kept_spans, span_occurrences
 from damoc.progress import ProgressFn
 from damoc.registry import Method, ReferenceModelParams
 from damoc.tasks.example import Example
@@ -121,11 +121,10 @@ def span_units(units: list[str], text: str, spans: list[str]) -> np.ndarray:
     """Mask of the units overlapping an occurrence of any span (whole words, case and whitespace runs ignored)."""
     hit = np.zeros(len(units), dtype=bool)
     ends = np.cumsum([len(u) for u in units])
-    for pattern in filter(None, map(span_pattern, spans)):
-        for m in pattern.finditer(text):
-            first = int(np.searchsorted(ends, m.start(), side="right"))
-            last = int(np.searchsorted(ends, m.end() - 1, side="right"))
-            hit[first : last + 1] = True
+    for start, end in span_occurrences(text, spans):
+        first = int(np.searchsorted(ends, start, side="right"))
+        last = int(np.searchsorted(ends, end - 1, side="right"))
+        hit[first : last + 1] = True
     return hit
 
 
