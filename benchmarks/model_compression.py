@@ -383,8 +383,11 @@ def run_model_task(alias: str, task: str, args: argparse.Namespace, results: dic
         entry["full"] = {**_full_facts(model, data), **evaluate_dev(model, tok, data, batches.dev_loss)}
         save(results, args.out)
         log(f"{alias}/{task}: uncompressed acc {entry['full']['acc']:.3f}, loss {entry['full']['answer_loss']:.3f}")
-    for ratio, scorer_name, merger_name in todo:
+    for ratio, scorer_name, merger_name in reversed(todo) if args.reverse else todo:
         skey = f"{ratio:g}/{scorer_name}"
+        if stored_meanwhile(results, args.out, entry, f"{skey}/{merger_name}"):
+            log(f"{alias}/{task} {skey}/{merger_name}: stored by another run, skipped")
+            continue
         if skey not in entry["scoring"]:
             model = model if model is not None else load_fresh(alias, args.device)[0]
             entry["scoring"][skey] = score_layers(model, batches, scorer_name, ratio, data.cfg.seed)
@@ -401,6 +404,17 @@ def run_model_task(alias: str, task: str, args: argparse.Namespace, results: dic
         save(results, args.out)
         log(f"{alias}/{task} {skey}/{merger_name}: removed {c['removed']} acc {c['acc']:.3f} "
             f"(retained {c['retained_acc']}), loss {c['answer_loss']:.3f}, score {c['score_seconds']:.0f} s")  # fmt: skip
+
+
+def stored_meanwhile(results: dict[str, Any], path: Path, entry: dict[str, Any], cell: str) -> bool:
+    """Whether another run sharing ``path`` has stored ``cell`` since this run listed its work.
+
+    The file is re-read (writes are atomic renames) and its scorings and cells joined into ``results``,
+    so two runs of one grid, one with ``--reverse``, split it between them and each reuses the other's
+    layer scores; they duplicate at most the cell where they meet.
+    """
+    merge_runs(results, load_results(path))
+    return cell in entry["cells"]
 
 
 def _full_facts(model: Any, data: TaskData) -> dict[str, Any]:
@@ -783,6 +797,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--scorers", nargs="+", default=None, metavar="NAME",
         help="registered scorers to measure (default: all), e.g. all but the greedy perplexity_drop",
+    )  # fmt: skip
+    p.add_argument(
+        "--reverse", action="store_true",
+        help="measure the cells last to first: a second run of the same grid, sharing --out, meets the first midway",
     )  # fmt: skip
     p.add_argument("--device", default="auto")
     p.add_argument("--forward-bar", action="store_true", help="only time the scorers against a plain forward pass")

@@ -143,3 +143,19 @@ def test_two_runs_sharing_the_results_file_keep_each_others_cells(mod: ModuleTyp
     assert stored["qwen/task"]["cells"] == {"0.25/angular/none": {"acc": 0.3}}
     with pytest.raises(SystemExit, match="stored results were measured with"):
         mod.run_entry(mod.load_results(path), "smol/task", {**settings, "dev": 48})
+
+
+def test_a_cell_another_run_stored_meanwhile_is_skipped_and_joined(mod: ModuleType, tmp_path: Path) -> None:
+    path = tmp_path / "model_compression.json"
+    settings = {"dev": 96, "device": "cpu"}
+    mine = {"runs": {}}
+    entry = mod.run_entry(mine, "qwen/task", settings)  # this run lists its work before the other writes
+    assert not mod.stored_meanwhile(mine, path, entry, "0.5/angular/ties")  # no file yet
+    other = {"runs": {}}
+    theirs = mod.run_entry(other, "qwen/task", {**settings, "full_grid": True})
+    theirs["scoring"]["0.5/angular"] = {"removed": [4, 5]}
+    theirs["cells"]["0.5/angular/ties"] = {"acc": 0.25}
+    mod.save(other, path)
+    assert mod.stored_meanwhile(mine, path, entry, "0.5/angular/ties")
+    assert not mod.stored_meanwhile(mine, path, entry, "0.5/angular/dare")
+    assert entry["scoring"] == {"0.5/angular": {"removed": [4, 5]}}  # its layer scores are reused
